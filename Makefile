@@ -9,7 +9,7 @@ DEMO ?= demo
 # The checkout's own package always wins over whatever the venv's editable install points at.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: help install install-dev demo test test-slow docs-check readme export notebooks clean
+.PHONY: help install install-dev demo test test-slow docs-check readme export notebooks deploy undeploy clean
 
 help:
 	@echo "make demo        set up .venv and run the main job on the default synthetic data"
@@ -18,6 +18,8 @@ help:
 	@echo "make docs-check  render the notebooks' saved outputs to HTML (no Quarto) and check every page"
 	@echo "make export      nbdev-export + nbdev-clean + README.md from nbs/index.ipynb"
 	@echo "make notebooks   re-execute the notebooks to refresh their saved outputs and figures"
+	@echo "make deploy      TensorBoard on AWS Fargate (needs AWS credentials, Docker, AWS CLI, Terraform; see nbs/08_deploy.ipynb)"
+	@echo "make undeploy    destroy what make deploy created"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +58,14 @@ export: $(VENV)/.installed-dev
 notebooks: $(VENV)/.installed-dev
 	$(BIN)/python tools/run_notebooks.py $(NB)
 	$(BIN)/nbdev-clean
+
+# Real AWS: needs credentials, a Docker engine, the AWS CLI, Terraform >= 1.9 and deploy/terraform/terraform.tfvars
+# (copy terraform.tfvars.example). Never run by `make test`, which applies the same Terraform to a local moto server.
+deploy: $(VENV)/.installed
+	PYTHON=$(BIN)/python bash deploy/deploy.sh
+
+undeploy:
+	terraform -chdir=deploy/terraform destroy -var image_tag=none
 
 clean:
 	rm -rf $(DEMO) _docs _proc .pytest_cache

@@ -80,3 +80,25 @@ def _synth_run(a):
                  margin=a.margin, height=a.height, bit_depth=a.bit_depth, images_per_patient=a.images_per_patient,
                  workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
     print(summarize(out))
+
+# %% ../nbs/09_cli.ipynb #cd708766
+@command('publish', "Upload a run's TensorBoard logs (tb/) and report (eval/) to S3 for the deployed dashboard; only changed files.")
+def _publish(p):
+    p.add_argument('--run', type=Path, required=True, help='run folder (holds tb/ and eval/)')
+    p.add_argument('--bucket', required=True, help='S3 bucket name (Terraform output logs_bucket)')
+    p.add_argument('--prefix', default='runs', help='key prefix the dashboard reads (Terraform output logs_prefix)')
+    p.add_argument('--name', default=None, help="the run's name in the bucket and in TensorBoard (default: the run folder's name)")
+    p.add_argument('--endpoint-url', default=None, help='S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $S3_ENDPOINT, else AWS)')
+    p.add_argument('--region', default=None, help='AWS region (default: $AWS_REGION or the AWS config)')
+    p.add_argument('--dry-run', action='store_true', help='say what would be uploaded, upload nothing')
+    p.add_argument('--quiet', action='store_true', help='print only the summary')
+    p.set_defaults(func=_publish_run, command='publish')
+
+def _publish_run(a):
+    from botocore.exceptions import BotoCoreError, ClientError
+    from scoliosis_xray.deploy import publish
+    try:
+        r = publish(a.run, a.bucket, prefix=a.prefix, name=a.name, endpoint_url=a.endpoint_url, region=a.region,
+                    dry_run=a.dry_run, log=None if a.quiet else print)
+    except (BotoCoreError, ClientError) as e: raise CliError(f'S3: {e}') from None
+    print(r)
