@@ -84,12 +84,12 @@ def _synth_run(a):
 # %% ../nbs/09_cli.ipynb #cd708766
 @command('publish', "Upload a run's TensorBoard logs (tb/) and report (eval/) to S3 for the deployed dashboard; only changed files.")
 def _publish(p):
-    p.add_argument('--run', type=Path, required=True, help='run folder (holds tb/ and eval/)')
-    p.add_argument('--bucket', required=True, help='S3 bucket name (Terraform output logs_bucket)')
+    p.add_argument('--run', type=Path, required=True, default=argparse.SUPPRESS, help='run folder (holds tb/ and eval/)')
+    p.add_argument('--bucket', required=True, default=argparse.SUPPRESS, help='S3 bucket name (Terraform output logs_bucket)')
     p.add_argument('--prefix', default='runs', help='key prefix the dashboard reads (Terraform output logs_prefix)')
-    p.add_argument('--name', default=None, help="the run's name in the bucket and in TensorBoard (default: the run folder's name)")
-    p.add_argument('--endpoint-url', default=None, help='S3-compatible endpoint (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL, $S3_ENDPOINT, else AWS)')
-    p.add_argument('--region', default=None, help='AWS region (default: $AWS_REGION or the AWS config)')
+    p.add_argument('--name', default=None, help="the run's name in the bucket and in TensorBoard; None: the run folder's name")
+    p.add_argument('--endpoint-url', default=None, help='S3-compatible endpoint; None: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL or $S3_ENDPOINT if set, else AWS')
+    p.add_argument('--region', default=None, help='AWS region; None: $AWS_REGION or the AWS config')
     p.add_argument('--dry-run', action='store_true', help='say what would be uploaded, upload nothing')
     p.add_argument('--quiet', action='store_true', help='print only the summary')
     p.set_defaults(func=_publish_run, command='publish')

@@ -7,7 +7,7 @@ published run from moto's S3 as the task role (moto enforcing IAM), and `terrafo
 
 Terraform and the provider are looked up on PATH and in `$SCOLIOSIS_XRAY_TF_PLUGIN_DIR` (default: the first of
 /opt/tf-plugins, ~/.terraform.d/plugins, ~/.local/share/terraform/plugins that holds the pinned provider; layout
-registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/, as `terraform providers mirror` writes). Tests that need them are
+registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/, or the packed layout `terraform providers mirror` writes). Tests that need them are
 skipped, with that reason, only when they are absent. Every process started here is stopped here; nothing but
 127.0.0.1 is contacted (Terraform's update check is off)."""
 import json, os, re, shutil, signal, socket, subprocess, sys, time, urllib.error, urllib.request, warnings
@@ -72,7 +72,9 @@ def find_plugin_dir():
     cands = [os.environ[PLUGIN_ENV]] if os.environ.get(PLUGIN_ENV) else PLUGIN_DIRS
     for d in cands:
         d = Path(d).expanduser()
-        if any(d.glob(f'registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/*/terraform-provider-aws*')): return d
+        base = 'registry.terraform.io/hashicorp/aws'
+        if any(d.glob(f'{base}/{PROVIDER_VERSION}/*/terraform-provider-aws*')) or any(d.glob(f'{base}/terraform-provider-aws_{PROVIDER_VERSION}_*.zip')):
+            return d                                      # unpacked layout, or the packed one `terraform providers mirror` writes
     return None
 
 def need_terraform():
@@ -82,8 +84,8 @@ def need_terraform():
     if pdir is None:
         where = os.environ.get(PLUGIN_ENV) or ', '.join(PLUGIN_DIRS)
         pytest.skip(f'the AWS provider {PROVIDER_VERSION} is not in a local plugin directory ({where}); set {PLUGIN_ENV} '
-                    f'to one laid out as registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/OS_ARCH/ '
-                    '(`terraform providers mirror DIR` writes one where the registry is reachable)')
+                    f'to one laid out as registry.terraform.io/hashicorp/aws/{PROVIDER_VERSION}/OS_ARCH/, or made by '
+                    '`terraform -chdir=deploy/terraform providers mirror DIR` where the registry is reachable')
     return tf, pdir
 
 class Terraform:
