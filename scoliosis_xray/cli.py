@@ -80,3 +80,23 @@ def _synth_run(a):
                  margin=a.margin, height=a.height, bit_depth=a.bit_depth, images_per_patient=a.images_per_patient,
                  workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
     print(summarize(out))
+
+# %% ../nbs/09_cli.ipynb #3594cea4
+@command('audit', 'Check a dataset before training: counts, sizes, formats, unreadable files, duplicates, and whether metadata alone predicts the label.')
+def _audit(p):
+    p.add_argument('data', type=Path, help='a folder with one subfolder per class, a CSV manifest (path,label[,cobb_angle][,patient_id]), or a synthetic dataset folder')
+    p.add_argument('--json', type=Path, default=None, metavar='PATH', help='also write the report as JSON to PATH')
+    p.add_argument('--class-map', default=None, metavar='MAP', help='class folder or label names to classes, e.g. "healthy=Normal,curved=Scoliosis"')
+    p.add_argument('--cache', type=Path, default=None, help='image cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
+    p.add_argument('--workers', type=int, default=None, help='decoding processes (default: all cores)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=_audit_run, command='audit')
+
+def _audit_run(a):
+    from scoliosis_xray.data import ImageCache, audit, format_audit, parse_class_map, save_audit
+    report = audit(a.data, class_map=parse_class_map(a.class_map) if a.class_map else None,
+                   cache=ImageCache(a.cache) if a.cache else None, workers=a.workers, progress=not a.quiet)
+    print(format_audit(report))
+    if a.json:
+        save_audit(report, a.json)
+        print(f'\nJSON report: {a.json}')
