@@ -81,6 +81,83 @@ def _synth_run(a):
                  workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
     print(summarize(out))
 
+# %% ../nbs/09_cli.ipynb #3594cea4
+@command('audit', 'Check a dataset before training: counts, sizes, formats, unreadable files, duplicates, and whether metadata alone predicts the label.')
+def _audit(p):
+    p.add_argument('data', type=Path, help='a folder with one subfolder per class, a CSV manifest (path,label[,cobb_angle][,patient_id]), or a synthetic dataset folder')
+    p.add_argument('--json', type=Path, default=None, metavar='PATH', help='also write the report as JSON to PATH')
+    p.add_argument('--class-map', default=None, metavar='MAP', help='class folder or label names to classes, e.g. "healthy=Normal,curved=Scoliosis"')
+    p.add_argument('--cache', type=Path, default=None, help='image cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
+    p.add_argument('--workers', type=int, default=None, help='decoding processes (default: all cores)')
+    p.add_argument('--quiet', action='store_true', help='no progress bar')
+    p.set_defaults(func=_audit_run, command='audit')
+
+def _audit_run(a):
+    from scoliosis_xray.data import ImageCache, audit, format_audit, parse_class_map, save_audit
+    report = audit(a.data, class_map=parse_class_map(a.class_map) if a.class_map else None,
+                   cache=ImageCache(a.cache) if a.cache else None, workers=a.workers, progress=not a.quiet)
+    print(format_audit(report))
+    if a.json:
+        save_audit(report, a.json)
+        print(f'\nJSON report: {a.json}')
+
+# %% ../nbs/09_cli.ipynb #3b61752f
+def _size(s):
+    "Parse an image size 'HxW' (e.g. 512x256) or a single number for a square."
+    try:
+        parts = [int(v) for v in s.lower().replace('×', 'x').split('x')]
+        if len(parts) == 1: parts = parts * 2
+        if len(parts) != 2 or min(parts) < 32: raise ValueError
+        return tuple(parts)
+    except ValueError: raise argparse.ArgumentTypeError(f"image size must be HxW (e.g. 512x256) or one number, each at least 32, not {s!r}")
+
+@command('train', 'Fine-tune ResNet50 (or another torchvision backbone) to tell Normal from Scoliosis; logs to RUN/tb for TensorBoard.')
+def _train(p):
+    from scoliosis_xray.train import TrainConfig
+    d = TrainConfig()
+    p.add_argument('--data', default='', help='dataset folder or CSV (default: the default synthetic dataset)')
+    p.add_argument('--out', default=None, help='run folder to create (required unless --resume)')
+    p.add_argument('--resume', default=None, metavar='RUN', help='continue this run from its last completed epoch')
+    p.add_argument('--epochs', type=int, default=d.epochs, help='total epochs (both stages)')
+    p.add_argument('--head-epochs', type=int, default=d.head_epochs, help='stage 1 epochs: the head alone on a frozen backbone')
+    p.add_argument('--weights', default=d.weights, help='imagenet | auto | none | path to a state dict')
+    p.add_argument('--backbone', default=d.backbone, help='torchvision backbone (resnet50, resnet18, ...)')
+    p.add_argument('--seed', type=int, default=d.seed, help='random seed (same seed, same metrics on the CPU)')
+    p.add_argument('--image-size', type=_size, default=d.image_size, help='input size HxW after letterboxing (e.g. 512x256)')
+    p.add_argument('--batch-size', type=int, default=d.batch_size)
+    p.add_argument('--device', default=d.device, help='auto | cpu | cuda | cuda:N')
+    p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
+    p.add_argument('--lr-decay', type=float, default=d.lr_decay, help='stage 2: learning-rate factor per backbone stage, from layer4 down')
+    p.add_argument('--patience', type=int, default=d.patience, help='early stopping patience (stage 2 epochs)')
+    p.add_argument('--threshold', default=d.threshold, help="decision threshold rule on validation: youden or sensitivity:0.9")
+    p.add_argument('--augment', type=float, default=d.augment, help='augmentation strength (0 = off)')
+    p.add_argument('--val', type=float, default=d.val, help='validation share')
+    p.add_argument('--test', type=float, default=d.test, help='test share (held out)')
+    p.add_argument('--splits', default='', help='reuse this splits.csv instead of making one')
+    p.add_argument('--num-workers', type=int, default=d.num_workers, help='DataLoader workers (-1 = automatic)')
+    p.add_argument('--cache', default='', help='decode-once cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
+    p.add_argument('--amp', default=d.amp, choices=('auto', 'bf16', 'fp16', 'off'), help='mixed precision on CUDA')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.set_defaults(func=_train_run, command='train')
+
+def _train_run(a):
+    from scoliosis_xray.train import train, resume
+    if a.resume:
+        res = resume(a.resume, progress=not a.quiet); out = Path(a.resume)
+    else:
+        if not a.out: raise CliError('--out RUN is required (or --resume RUN)')
+        res = train(progress=not a.quiet, data=a.data, out=a.out, epochs=a.epochs, head_epochs=a.head_epochs, weights=a.weights,
+                    backbone=a.backbone, seed=a.seed, image_size=a.image_size, batch_size=a.batch_size, device=a.device, lr=a.lr,
+                    lr_decay=a.lr_decay, patience=a.patience, threshold=a.threshold, augment=a.augment, val=a.val,
+                    test=a.test, splits=a.splits, num_workers=a.num_workers, cache=a.cache, amp=a.amp)
+        out = Path(a.out)
+    b = res['best']
+    print(f"best epoch {b['epoch']}: validation ROC-AUC {b['roc_auc']:.4f}, threshold {res['threshold']:.4f}")
+    print(f'run:         {out}')
+    print(f'metrics:     {out / "metrics.json"}')
+    print(f'checkpoint:  {out / "checkpoints" / "best.pt"}')
+    print(f'TensorBoard: {out / "tb"}   (open it with: tensorboard --logdir {out / "tb"})')
+
 # %% ../nbs/09_cli.ipynb #cd708766
 @command('publish', "Upload a run's TensorBoard logs (tb/) and report (eval/) to S3 for the deployed dashboard; only changed files.")
 def _publish(p):

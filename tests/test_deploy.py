@@ -3,7 +3,8 @@
 moto runs in server mode on 127.0.0.1 (a free port); the real Terraform CLI applies `deploy/terraform/` to it with the
 real AWS provider, installed from a local plugin directory (no registry download). boto3 then checks every resource and
 each security setting, plans that open the dashboard to the internet are refused, the image's own entrypoint serves a
-published run from moto's S3 as the task role (moto enforcing IAM), and `terraform destroy` leaves nothing behind.
+published training run from moto's S3 as the task role (moto enforcing IAM), and `terraform destroy` leaves nothing
+behind.
 
 Terraform and the provider are looked up on PATH and in `$SCOLIOSIS_XRAY_TF_PLUGIN_DIR` (default: the first of
 /opt/tf-plugins, ~/.terraform.d/plugins, ~/.local/share/terraform/plugins that holds the pinned provider; layout
@@ -213,24 +214,26 @@ def aws(moto):
         def __getattr__(self, name): return moto.client(name)
     return C()
 
-def make_run(run):
-    """The run the dashboard shows: TensorBoard scalars per epoch in RUN/tb/ (as 05_train writes them) and a report in
-    RUN/eval/. Swap in a real tiny training run here once `scoliosis_xray.train` exists; the checks below read the
-    expected tags and values from RUN/tb/ itself, so they need no change."""
-    from torch.utils.tensorboard import SummaryWriter
-    w = SummaryWriter(str(run / 'tb'))
-    for epoch in range(4):
-        w.add_scalar('train/loss', 0.69 * 0.7 ** epoch, epoch)
-        w.add_scalar('val/loss', 0.70 * 0.75 ** epoch, epoch)
-        w.add_scalar('val/roc_auc', 0.55 + 0.1 * epoch, epoch)
-    w.close()
+def make_run(run, work):
+    """The run the dashboard shows: a real, tiny training run made by the `scoliosis-xray train` console script on 40
+    synthetic radiographs (ResNet18 from scratch, 2 epochs at 96x48 px, about 15 s on one core), which writes its
+    TensorBoard logs to RUN/tb/. RUN/eval/report.html is a placeholder until the evaluation stage has a command that
+    writes it. The checks read the expected tags and values from RUN/tb/ itself."""
+    from scoliosis_xray.synth import make_dataset
+    make_dataset(work / 'data', n=40, seed=2, height=384, progress=False)
+    r = subprocess.run([str(BIN / 'scoliosis-xray'), 'train', '--data', work / 'data', '--out', run, '--epochs', '2', '--head-epochs', '1',
+                        '--image-size', '96x48', '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--seed', '0',
+                        '--num-workers', '0', '--val', '0.25', '--test', '0.2', '--cache', work / 'cache', '--quiet'],
+                       capture_output=True, text=True, timeout=900, env=clean_env(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1'))
+    assert r.returncode == 0, r.stderr[-3000:]
     (run / 'eval').mkdir(parents=True, exist_ok=True)
     (run / 'eval' / 'report.html').write_text('<html><body><h1>scoliosis-xray evaluation report (placeholder)</h1></body></html>\n')
     return run
 
 @pytest.fixture(scope='module')
 def demo_run(tmp_path_factory):
-    return make_run(tmp_path_factory.mktemp('runs') / 'demo')
+    work = tmp_path_factory.mktemp('runs')
+    return make_run(work / 'demo', work)
 
 def local_scalars(run):
     "{tag: [(step, value)]} of the event files under RUN/tb/, read locally with TensorBoard's own loader."
@@ -252,10 +255,12 @@ def test_terraform_validate(tf):
     assert 'The configuration is valid' in r.stdout and 'Warning' not in r.stdout + r.stderr, r.stdout
 
 def test_demo_run(demo_run):
-    "The run the TensorBoard check publishes has the scalars a training run writes (built while the apply runs)."
+    "The run the TensorBoard check publishes: a training run's scalars per epoch (trained while the apply runs)."
     scalars = local_scalars(demo_run)
-    assert {'train/loss', 'val/roc_auc'} <= set(scalars) and all(len(v) >= 2 for v in scalars.values()), scalars
-    assert (demo_run / 'eval' / 'report.html').is_file()
+    assert {'loss/train', 'loss/val', 'roc_auc/val'} <= set(scalars) and len(scalars['loss/val']) == 2, scalars
+    from scoliosis_xray.deploy import run_files
+    files = run_files(demo_run)
+    assert 'eval/report.html' in files and any(f.startswith('tb/') for f in files) and not any(f.endswith('.pt') for f in files), files
 
 def test_dockerfile_non_root_pinned_no_logs():
     df = (TB_SRC / 'Dockerfile').read_text()
@@ -493,10 +498,12 @@ def _publish_and_serve(stack, moto, aws, demo_run, tmp_path, bucket, logdir):
     exe = BIN / 'scoliosis-xray'
     pub = lambda run, env: subprocess.run([str(exe), 'publish', '--run', str(run), '--bucket', bucket, '--endpoint-url', moto.url],
                                           env=env, capture_output=True, text=True, timeout=120)
+    from scoliosis_xray.deploy import run_files
+    n = len(run_files(demo_run))
     r = pub(demo_run, clean_env())
-    assert r.returncode == 0 and ': uploaded 2 file(s)' in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and f': uploaded {n} file(s)' in r.stdout, r.stdout + r.stderr
     r = pub(demo_run, clean_env())
-    assert r.returncode == 0 and 'uploaded 0 file(s)' in r.stdout and '2 unchanged' in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and 'uploaded 0 file(s)' in r.stdout and f'{n} unchanged' in r.stdout, r.stdout + r.stderr
     aws.s3.put_object(Bucket=bucket, Key='private/notes.txt', Body=b'outside the logs prefix')
     # identities: the task role (assumed, as ECS does) and a publisher user that may write runs/
     c = aws.sts.assume_role(RoleArn=f"arn:aws:iam::123456789012:role/scoliosis-xray-tb-task", RoleSessionName='tensorboard')['Credentials']
@@ -529,7 +536,7 @@ def _publish_and_serve(stack, moto, aws, demo_run, tmp_path, bucket, logdir):
             tb = subprocess.Popen(['sh', str(TB_SRC / 'entrypoint.sh')], env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
         base = f'http://127.0.0.1:{port}'
         expected = local_scalars(demo_run)
-        assert {'train/loss', 'val/loss', 'val/roc_auc'} <= set(expected)
+        assert {'loss/train', 'loss/val', 'roc_auc/val'} <= set(expected)
         ready = wait_http(f'{base}/data/plugin/scalars/tags', 90, tb, ok=lambda b: 'demo/tb' in json.loads(b))
         assert ready, f'TensorBoard did not show the run:\n{log.read_text()[-4000:]}'
         envj = get_json(f'{base}/data/environment')
@@ -546,9 +553,9 @@ def _publish_and_serve(stack, moto, aws, demo_run, tmp_path, bucket, logdir):
         assert subprocess.run(hc, env=clean_env(PORT=str(port)), timeout=30).returncode == 0
         assert subprocess.run(hc, env=clean_env(PORT=str(free_port())), capture_output=True, timeout=30).returncode == 1
         # a run published while the dashboard runs appears without a restart
-        second = make_run(tmp_path / 'second')
+        second = shutil.copytree(demo_run, tmp_path / 'second')       # another run, published by another identity
         r = pub(second, clean_env(AWS_ACCESS_KEY_ID=k['AccessKeyId'], AWS_SECRET_ACCESS_KEY=k['SecretAccessKey']))
-        assert r.returncode == 0 and ': uploaded 2 file(s)' in r.stdout, r.stdout + r.stderr
+        assert r.returncode == 0 and f': uploaded {n} file(s)' in r.stdout, r.stdout + r.stderr
         assert wait_http(f'{base}/data/plugin/scalars/tags', 60, tb, ok=lambda b: 'second/tb' in json.loads(b)), log.read_text()[-3000:]
         assert tb.poll() is None, 'TensorBoard exited'
         assert 'AccessDenied' not in log.read_text(), log.read_text()[-3000:]
