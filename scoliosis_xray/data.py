@@ -871,6 +871,10 @@ def kfold_splits(df, k:int=5, seed:int=0, cache:ImageCache=None, max_bits:int=NE
 # %% ../nbs/01_data.ipynb #76fc4ae0
 def _norm(p): return os.path.normpath(os.path.abspath(p))
 
+def _relative(p, base):
+    try: return Path(os.path.relpath(_norm(p), base)).as_posix()
+    except ValueError: return Path(_norm(p)).as_posix()          # another drive: keep it absolute
+
 def save_splits(df, path)->Path:
     """Write `splits.csv` to `path`: `path` (relative to the file's folder), `label`, `split` and/or `fold`, `group`,
     `sha256`; images left out as unreadable (`df.attrs['excluded']`) are kept as split 'excluded' with the reason."""
@@ -878,18 +882,19 @@ def save_splits(df, path)->Path:
     if not ({'split', 'fold'} & set(df.columns)): raise ValueError('save_splits needs a split or fold column (make_splits, kfold_splits)')
     cols = [c for c in ('label', 'split', 'fold', 'group', 'sha256') if c in df.columns]
     out = df[cols].copy()
-    out.insert(0, 'path', [Path(os.path.relpath(_norm(p), base)).as_posix() for p in df['path']])
+    out.insert(0, 'path', [_relative(p, base) for p in df['path']])
     exc = df.attrs.get('excluded') or []
     if exc:
-        out = pd.concat([out, pd.DataFrame({'path': [Path(os.path.relpath(_norm(e['path']), base)).as_posix() for e in exc],
+        out = pd.concat([out, pd.DataFrame({'path': [_relative(e['path'], base) for e in exc],
                                             'label': [e.get('label', '') for e in exc], 'split': 'excluded',
                                             'reason': [e.get('reason', '') for e in exc]})], ignore_index=True)
     _atomic_write(path, out.to_csv(index=False, lineterminator='\n').encode('utf-8'))
     return path
 
-def load_splits(path, df)->pd.DataFrame:
+def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     """The rows of `df` (from `load_dataset`) with `split`/`fold` and `group` from the `splits.csv` at `path`; a clear
-    error when the file does not match the data (images added, removed, relabelled or changed)."""
+    error when the file does not match the data (images added, removed or relabelled; with `cache`, or a `sha256`
+    column in `df`, also files whose content changed)."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no splits file; make one with make_splits and save_splits')
     s = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -912,8 +917,9 @@ def load_splits(path, df)->pd.DataFrame:
     lab = s.loc[keep.index, 'label'].to_numpy()
     diff = [f'{p}: {a} in the splits file, {b} in the data' for p, a, b in zip(keep.index, lab, out['label']) if a != b]
     if diff: raise ValueError(f'{path} does not match the data: {len(diff)} image(s) changed label ({eg(diff)}). Make new splits.')
-    if 'sha256' in s.columns and 'sha256' in out.columns:
-        ch = [p for p, a, b in zip(keep.index, s.loc[keep.index, 'sha256'], out['sha256']) if a and a != b]
+    if 'sha256' in s.columns and ('sha256' in out.columns or cache is not None):
+        now = out['sha256'] if 'sha256' in out.columns else [cache.sha256(p) for p in out['path']]
+        ch = [p for p, a, b in zip(keep.index, s.loc[keep.index, 'sha256'], now) if a and a != b]
         if ch: raise ValueError(f'{path} does not match the data: {len(ch)} file(s) changed content ({eg(ch)}). Make new splits.')
     for c in ('split', 'fold', 'group'):
         if c in s.columns:
