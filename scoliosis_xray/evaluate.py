@@ -608,6 +608,7 @@ def _sections(facts):
         if isinstance(sc, dict):
             secs.append(('Shortcut check', 'text', ('FLAGGED: ' if sc.get('flagged') else 'passed: ') + str(sc.get('summary', ''))))
     if facts.get('training'): secs.append(('Training', 'table', _kv(facts['training'])))
+    if facts.get('gradcam'): secs.append(('Where the model looks (Grad-CAM, last stage)', 'table', _kv(facts['gradcam'])))
     secs.append(('Metrics', 'table', metrics_table(m)))
     secs.append(('', 'text', f"† does not depend on the threshold. Threshold source: {op.get('threshold_source') or 'not recorded'}. "
                              f"Undefined resamples (e.g. PPV with no predicted positive) are left out of an interval."))
@@ -722,16 +723,16 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
     df = load_dataset(src)
     if set(ck['classes']) != set(CLASSES) or not set(df.label) <= set(ck['classes']):
         raise EvaluationError(f"{src}: its classes {sorted(set(df.label))} differ from the checkpoint's {ck['classes']}; map them with a class map")
+    cache = run_cache(conf, ck)
     if external:
         rows = df.reset_index(drop=True)
     else:
         if split not in ('train', 'val', 'test'): raise EvaluationError(f"split must be train, val or test, not {split!r}")
-        try: df = load_splits(run / 'splits.csv', df)
+        try: df = load_splits(run / 'splits.csv', df, cache=cache)
         except (ValueError, FileNotFoundError) as e: raise EvaluationError(f'{run / "splits.csv"} does not match the data in {src}: {e}') from None
         rows = df[df.split == split].reset_index(drop=True)
         if split != 'test': warnings.warn(f'evaluating the {split} split, which training saw: the numbers are optimistic')
     if len(rows) == 0: raise EvaluationError(f'no images to evaluate in the {split} split of {src}')
-    cache = run_cache(conf, ck)
     ok, failures = cache.build(rows, progress=progress)
     if ok.y.nunique() < 2: raise EvaluationError(f'the {split} split of {src} holds only {ok.label.iloc[0]} images: metrics need both classes')
     p = predict_frame(model, ok, cache, dev, batch_size, progress)

@@ -293,8 +293,8 @@ def _prepare_data(cfg, out, resumed, progress):
         src = str(default_dataset(progress=progress))
     df = load_dataset(src)
     cache = ImageCache(cfg.cache or None, size=cfg.image_size)
-    if resumed: df = load_splits(out / 'splits.csv', df)
-    elif cfg.splits: df = load_splits(cfg.splits, df)
+    if resumed: df = load_splits(out / 'splits.csv', df, cache=cache)
+    elif cfg.splits: df = load_splits(cfg.splits, df, cache=cache)
     else: df = make_splits(df, val=cfg.val, test=cfg.test, seed=cfg.seed, cache=cache, progress=progress)   # groups near-duplicates
     if not resumed: save_splits(df, out / 'splits.csv')
     ok, failures = cache.build(df[df.split.isin(['train', 'val'])], progress=progress)   # test images are never loaded for training
