@@ -137,6 +137,7 @@ def _train(p):
     p.add_argument('--num-workers', type=int, default=d.num_workers, help='DataLoader workers (-1 = automatic)')
     p.add_argument('--cache', default='', help='decode-once cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
     p.add_argument('--amp', default=d.amp, choices=('auto', 'bf16', 'fp16', 'off'), help='mixed precision on CUDA')
+    p.add_argument('--no-adapt', action='store_true', help='keep the head-only stage and layer-wise learning rates even without pre-trained weights')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_train_run, command='train')
 
@@ -149,7 +150,8 @@ def _train_run(a):
         res = train(progress=not a.quiet, data=a.data, out=a.out, epochs=a.epochs, head_epochs=a.head_epochs, weights=a.weights,
                     backbone=a.backbone, seed=a.seed, image_size=a.image_size, batch_size=a.batch_size, device=a.device, lr=a.lr,
                     lr_decay=a.lr_decay, patience=a.patience, threshold=a.threshold, augment=a.augment, val=a.val,
-                    test=a.test, splits=a.splits, num_workers=a.num_workers, cache=a.cache, amp=a.amp)
+                    test=a.test, splits=a.splits, num_workers=a.num_workers, cache=a.cache, amp=a.amp,
+                    adapt_random_init=not a.no_adapt)
         out = Path(a.out)
     b = res['best']
     print(f"best epoch {b['epoch']}: validation ROC-AUC {b['roc_auc']:.4f}, threshold {res['threshold']:.4f}")

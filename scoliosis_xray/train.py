@@ -59,6 +59,7 @@ class TrainConfig:
     cache: str = ''                 # decode-once cache folder ('' = $SCOLIOSIS_XRAY_HOME/cache)
     amp: str = 'auto'               # CUDA mixed precision: auto | bf16 | fp16 | off
     max_batches: int = 0            # stop each training epoch after this many batches (0 = all; for smoke tests)
+    adapt_random_init: bool = True  # without pre-trained weights: no head-only stage, one learning rate for all layers
 
     def __post_init__(self):
         self.image_size = tuple(int(v) for v in self.image_size)
@@ -327,11 +328,17 @@ def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
     device = resolve_device(cfg.device)
     src, df, cache, tr, va, failures = _prepare_data(cfg, out, resumed or (out / 'config.json').exists() and (out / 'splits.csv').exists(), progress)
     torch.manual_seed(cfg.seed)
+    adjusted = None
     if resumed:
         model, _ = build_model(cfg.backbone, weights='none', dropout=cfg.dropout)
         model.load_state_dict(ck['model']); winfo = ck['weights']
     else:
         model, winfo = build_model(cfg.backbone, weights=cfg.weights, dropout=cfg.dropout)   # logs a one-line warning on fallback
+        if winfo.get('used') == 'random' and cfg.adapt_random_init and (cfg.head_epochs or cfg.lr_decay != 1.0):
+            adjusted = dict(head_epochs=[cfg.head_epochs, 0], lr_decay=[cfg.lr_decay, 1.0],
+                            reason='random initialisation: a head-only stage and smaller learning rates for early layers only help pre-trained weights')
+            cfg.head_epochs, cfg.lr_decay = 0, 1.0
+            if progress: tqdm.write(f"note: {adjusted['reason']}; training all layers from the first epoch at one learning rate (--no-adapt keeps them)")
     model.to(device)
     if device.type == 'cuda': model = model.to(memory_format=torch.channels_last)
     dt = amp_dtype(device, cfg.amp)
@@ -352,7 +359,7 @@ def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
             data=dict(source=str(Path(src).resolve()) if Path(src).exists() else src, n_images=len(df), split_file='splits.csv',
                       counts={s: {c: int(((df.split == s) & (df.label == c)).sum()) for c in CLASSES} for s in ('train', 'val', 'test')},
                       skipped=len(failures), pos_weight=float(pos_weight)),
-            created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), resumed=[]))
+            adjusted=adjusted, created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), resumed=[]))
     else:
         conf = json.loads((out / 'config.json').read_text()); conf['resumed'].append(dict(at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), epoch=ck['epoch']))
         _write_json(out / 'config.json', conf)
