@@ -45,8 +45,9 @@ _NAMED = {'.png': 'a PNG', '.jpg': 'a JPEG', '.jpeg': 'a JPEG', '.dcm': 'a DICOM
           '.tif': 'a TIFF', '.tiff': 'a TIFF', '.bmp': 'a BMP'}
 
 def _describe_bytes(head):
-    try: txt = head.decode('utf-8')
-    except UnicodeDecodeError: txt = None
+    txt = None
+    for cut in range(4):                       # the 132 bytes read may end inside a multi-byte character
+        with contextlib.suppress(UnicodeDecodeError): txt = head[:len(head) - cut].decode('utf-8'); break
     if txt and txt.strip() and all(c.isprintable() or c in '\r\n\t' for c in txt):
         return f'it holds text ({txt.strip()[:40]!r}), not image data'
     return f'it starts with the bytes {head[:8].hex(" ")}, which no supported format starts with'
@@ -534,7 +535,9 @@ class ImageCache:
     def build(self, df, workers:int=None, progress:bool=True):
         """Decode every file of `df['path']` not cached yet, `workers` processes (default: all cores). Returns (ok rows
         of `df` with `sha256` and `phash` added, failures as a DataFrame with `path`, `label`, `reason`)."""
-        from tqdm.auto import tqdm
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')          # tqdm.auto warns on import in a notebook without ipywidgets
+            from tqdm.auto import tqdm
         paths = list(dict.fromkeys(str(p) for p in df['path']))
         workers = max(1, min(os.cpu_count() or 1, len(paths)) if workers is None else min(int(workers), len(paths) or 1))
         res = {}
