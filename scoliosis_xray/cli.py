@@ -137,6 +137,7 @@ def _train(p):
     p.add_argument('--num-workers', type=int, default=d.num_workers, help='DataLoader workers (-1 = automatic)')
     p.add_argument('--cache', default='', help='decode-once cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
     p.add_argument('--amp', default=d.amp, choices=('auto', 'bf16', 'fp16', 'off'), help='mixed precision on CUDA')
+    p.add_argument('--no-adapt', action='store_true', help='keep the head-only stage and layer-wise learning rates even without pre-trained weights')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_train_run, command='train')
 
@@ -149,7 +150,8 @@ def _train_run(a):
         res = train(progress=not a.quiet, data=a.data, out=a.out, epochs=a.epochs, head_epochs=a.head_epochs, weights=a.weights,
                     backbone=a.backbone, seed=a.seed, image_size=a.image_size, batch_size=a.batch_size, device=a.device, lr=a.lr,
                     lr_decay=a.lr_decay, patience=a.patience, threshold=a.threshold, augment=a.augment, val=a.val,
-                    test=a.test, splits=a.splits, num_workers=a.num_workers, cache=a.cache, amp=a.amp)
+                    test=a.test, splits=a.splits, num_workers=a.num_workers, cache=a.cache, amp=a.amp,
+                    adapt_random_init=not a.no_adapt)
         out = Path(a.out)
     b = res['best']
     print(f"best epoch {b['epoch']}: validation ROC-AUC {b['roc_auc']:.4f}, threshold {res['threshold']:.4f}")
@@ -157,6 +159,78 @@ def _train_run(a):
     print(f'metrics:     {out / "metrics.json"}')
     print(f'checkpoint:  {out / "checkpoints" / "best.pt"}')
     print(f'TensorBoard: {out / "tb"}   (open it with: tensorboard --logdir {out / "tb"})')
+
+# %% ../nbs/09_cli.ipynb #0b8df186
+@command('evaluate', "Evaluate a run's best checkpoint on its held-out test split (or another dataset): metrics with 95% CIs, figures, Grad-CAM, report.")
+def _evaluate(p):
+    p.add_argument('--run', required=True, help='training run folder (from scoliosis-xray train)')
+    p.add_argument('--data', default=None, help='another dataset for external validation (default: the run\'s own data)')
+    p.add_argument('--split', default='test', choices=('test', 'val', 'train'), help="split of the run's own data")
+    p.add_argument('--out', default=None, help='output folder (default: RUN/eval, or RUN/eval-<dataset> for --data)')
+    p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
+    p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
+    p.add_argument('--no-cam', action='store_true', help='skip Grad-CAM')
+    p.add_argument('--device', default='auto')
+    p.add_argument('--quiet', action='store_true')
+    p.set_defaults(func=_evaluate_run, command='evaluate')
+
+def _evaluate_run(a):
+    from scoliosis_xray.evaluate import evaluate_run, format_ci
+    from scoliosis_xray.explain import explain_run
+    r = evaluate_run(a.run, data=a.data, split=a.split, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet)
+    if not a.no_cam: explain_run(a.run, out=r['out'], device=a.device, progress=not a.quiet)
+    op = r['metrics']['operating_points']['chosen']; mm = op['metrics']
+    print(f"{r['metrics']['n']} images ({r['metrics']['n_positive']} Scoliosis); threshold {op['threshold']:.4f} ({op['threshold_source']})")
+    for k in ('roc_auc', 'sensitivity', 'specificity', 'balanced_accuracy', 'ppv', 'npv'):
+        print(f'  {k:<18} {format_ci(mm[k])}')
+    if op.get('mild_missed') and op['mild_missed']['of']: print(f"  mild curves missed {op['mild_missed']['missed']} of {op['mild_missed']['of']}")
+    print(f"metrics: {Path(r['out']) / 'metrics.json'}")
+    print(f"report:  {Path(r['out']) / 'report.html'}")
+
+@command('predict', 'Predict Scoliosis for image files and folders (JPEG/PNG/DICOM) with a checkpoint; bad files are reported, not fatal.')
+def _predict(p):
+    p.add_argument('inputs', nargs='+', metavar='INPUT', help='image files or folders (searched recursively)')
+    p.add_argument('--checkpoint', required=True, help='RUN/checkpoints/best.pt')
+    p.add_argument('--out', default=None, help='write predictions to this .csv or .json (default: CSV on stdout)')
+    p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR')
+    p.add_argument('--batch-size', type=int, default=16)
+    p.add_argument('--device', default='auto')
+    p.add_argument('--quiet', action='store_true')
+    p.set_defaults(func=_predict_run, command='predict')
+
+def _predict_run(a):
+    from scoliosis_xray.explain import predict
+    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
+    if a.out is None: print(df.to_csv(index=False), end='')
+    bad = df[df.error != '']
+    if a.out is not None: print(f'{len(df) - len(bad)} predicted, {len(bad)} failed: {a.out}')
+    for r in bad.itertuples(): print(f'scoliosis-xray predict: {r.path}: {r.error}', file=sys.stderr)
+    return 1 if len(bad) else 0
+
+@command('cv', 'Cross-validate training: grouped stratified k folds, per-fold and pooled metrics with 95% CIs and their spread.')
+def _cv(p):
+    from scoliosis_xray.train import TrainConfig
+    d = TrainConfig()
+    p.add_argument('--data', default='', help='dataset folder or CSV (default: the default synthetic dataset)')
+    p.add_argument('--out', required=True, help='folder for the fold runs, cv.json and report.html')
+    p.add_argument('--folds', type=int, default=5)
+    p.add_argument('--epochs', type=int, default=d.epochs); p.add_argument('--head-epochs', type=int, default=d.head_epochs)
+    p.add_argument('--weights', default=d.weights); p.add_argument('--backbone', default=d.backbone)
+    p.add_argument('--image-size', type=_size, default=d.image_size); p.add_argument('--batch-size', type=int, default=d.batch_size)
+    p.add_argument('--lr', type=float, default=d.lr); p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--cache', default=''); p.add_argument('--device', default=d.device)
+    p.add_argument('--n-boot', type=int, default=2000); p.add_argument('--quiet', action='store_true')
+    p.set_defaults(func=_cv_run, command='cv')
+
+def _cv_run(a):
+    from scoliosis_xray.evaluate import cross_validate, cv_table
+    from scoliosis_xray.synth import default_dataset
+    data = a.data or str(default_dataset(progress=not a.quiet))
+    s = cross_validate(data, a.out, folds=a.folds, seed=a.seed, n_boot=a.n_boot, progress=not a.quiet, epochs=a.epochs,
+                       head_epochs=a.head_epochs, weights=a.weights, backbone=a.backbone, image_size=a.image_size,
+                       batch_size=a.batch_size, lr=a.lr, cache=a.cache, device=a.device)
+    print(cv_table(s).to_string())
+    print(f"report: {Path(a.out) / 'report.html'}")
 
 # %% ../nbs/09_cli.ipynb #cd708766
 @command('publish', "Upload a run's TensorBoard logs (tb/) and report (eval/) to S3 for the deployed dashboard; only changed files.")

@@ -45,8 +45,9 @@ _NAMED = {'.png': 'a PNG', '.jpg': 'a JPEG', '.jpeg': 'a JPEG', '.dcm': 'a DICOM
           '.tif': 'a TIFF', '.tiff': 'a TIFF', '.bmp': 'a BMP'}
 
 def _describe_bytes(head):
-    try: txt = head.decode('utf-8')
-    except UnicodeDecodeError: txt = None
+    txt = None
+    for cut in range(4):                       # the 132 bytes read may end inside a multi-byte character
+        with contextlib.suppress(UnicodeDecodeError): txt = head[:len(head) - cut].decode('utf-8'); break
     if txt and txt.strip() and all(c.isprintable() or c in '\r\n\t' for c in txt):
         return f'it holds text ({txt.strip()[:40]!r}), not image data'
     return f'it starts with the bytes {head[:8].hex(" ")}, which no supported format starts with'
@@ -534,7 +535,9 @@ class ImageCache:
     def build(self, df, workers:int=None, progress:bool=True):
         """Decode every file of `df['path']` not cached yet, `workers` processes (default: all cores). Returns (ok rows
         of `df` with `sha256` and `phash` added, failures as a DataFrame with `path`, `label`, `reason`)."""
-        from tqdm.auto import tqdm
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')          # tqdm.auto warns on import in a notebook without ipywidgets
+            from tqdm.auto import tqdm
         paths = list(dict.fromkeys(str(p) for p in df['path']))
         workers = max(1, min(os.cpu_count() or 1, len(paths)) if workers is None else min(int(workers), len(paths) or 1))
         res = {}
@@ -871,6 +874,10 @@ def kfold_splits(df, k:int=5, seed:int=0, cache:ImageCache=None, max_bits:int=NE
 # %% ../nbs/01_data.ipynb #76fc4ae0
 def _norm(p): return os.path.normpath(os.path.abspath(p))
 
+def _relative(p, base):
+    try: return Path(os.path.relpath(_norm(p), base)).as_posix()
+    except ValueError: return Path(_norm(p)).as_posix()          # another drive: keep it absolute
+
 def save_splits(df, path)->Path:
     """Write `splits.csv` to `path`: `path` (relative to the file's folder), `label`, `split` and/or `fold`, `group`,
     `sha256`; images left out as unreadable (`df.attrs['excluded']`) are kept as split 'excluded' with the reason."""
@@ -878,18 +885,19 @@ def save_splits(df, path)->Path:
     if not ({'split', 'fold'} & set(df.columns)): raise ValueError('save_splits needs a split or fold column (make_splits, kfold_splits)')
     cols = [c for c in ('label', 'split', 'fold', 'group', 'sha256') if c in df.columns]
     out = df[cols].copy()
-    out.insert(0, 'path', [Path(os.path.relpath(_norm(p), base)).as_posix() for p in df['path']])
+    out.insert(0, 'path', [_relative(p, base) for p in df['path']])
     exc = df.attrs.get('excluded') or []
     if exc:
-        out = pd.concat([out, pd.DataFrame({'path': [Path(os.path.relpath(_norm(e['path']), base)).as_posix() for e in exc],
+        out = pd.concat([out, pd.DataFrame({'path': [_relative(e['path'], base) for e in exc],
                                             'label': [e.get('label', '') for e in exc], 'split': 'excluded',
                                             'reason': [e.get('reason', '') for e in exc]})], ignore_index=True)
     _atomic_write(path, out.to_csv(index=False, lineterminator='\n').encode('utf-8'))
     return path
 
-def load_splits(path, df)->pd.DataFrame:
+def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     """The rows of `df` (from `load_dataset`) with `split`/`fold` and `group` from the `splits.csv` at `path`; a clear
-    error when the file does not match the data (images added, removed, relabelled or changed)."""
+    error when the file does not match the data (images added, removed or relabelled; with `cache`, or a `sha256`
+    column in `df`, also files whose content changed)."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no splits file; make one with make_splits and save_splits')
     s = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -912,8 +920,9 @@ def load_splits(path, df)->pd.DataFrame:
     lab = s.loc[keep.index, 'label'].to_numpy()
     diff = [f'{p}: {a} in the splits file, {b} in the data' for p, a, b in zip(keep.index, lab, out['label']) if a != b]
     if diff: raise ValueError(f'{path} does not match the data: {len(diff)} image(s) changed label ({eg(diff)}). Make new splits.')
-    if 'sha256' in s.columns and 'sha256' in out.columns:
-        ch = [p for p, a, b in zip(keep.index, s.loc[keep.index, 'sha256'], out['sha256']) if a and a != b]
+    if 'sha256' in s.columns and ('sha256' in out.columns or cache is not None):
+        now = out['sha256'] if 'sha256' in out.columns else [cache.sha256(p) for p in out['path']]
+        ch = [p for p, a, b in zip(keep.index, s.loc[keep.index, 'sha256'], now) if a and a != b]
         if ch: raise ValueError(f'{path} does not match the data: {len(ch)} file(s) changed content ({eg(ch)}). Make new splits.')
     for c in ('split', 'fold', 'group'):
         if c in s.columns:

@@ -8,14 +8,14 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/deploy.html.md"""
 __all__ = ['PUBLISH_INCLUDE', 'PUBLISH_EXCLUDE', 'PRICES_US_EAST_1', 'PRICES_AS_OF', 's3_endpoint', 's3_client', 'run_files',
            'PublishResult', 'publish', 'dashboard_url', 'monthly_cost']
 
-# %% ../nbs/08_deploy.ipynb #0190cfe5
+# %% ../nbs/08_deploy.ipynb #728c77dd
 import hashlib, mimetypes, os, re, time
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
-# %% ../nbs/08_deploy.ipynb #75e205ef
-PUBLISH_INCLUDE = ('tb/**', 'eval/**')
+# %% ../nbs/08_deploy.ipynb #4b893539
+PUBLISH_INCLUDE = ('tb/**', 'eval/report.html', 'eval/report.md', 'eval/metrics.json', 'eval/figures/**')
 PUBLISH_EXCLUDE = ('*.pt', '*.pth', '*.ckpt', '*.tmp', '*/.*', '.*')
 
 def s3_endpoint(endpoint_url:str=None)->str|None:
@@ -88,7 +88,7 @@ def publish(run, bucket:str, prefix:str='runs', name:str=None, endpoint_url:str=
         if log: log(f'{"would upload" if dry_run else "uploaded"} {rel} ({len(data) / 1e3:,.1f} kB)')
     return res
 
-# %% ../nbs/08_deploy.ipynb #b30559b5
+# %% ../nbs/08_deploy.ipynb #881fca43
 def dashboard_url(cluster:str, service:str, region:str=None, endpoint_url:str=None, wait:float=0, port:int=6006,
                   ecs=None, ec2=None)->str|None:
     """`http://IP:port/` of the running task of ECS `service`, or None if none has a public IP (after `wait` seconds).
@@ -109,7 +109,7 @@ def dashboard_url(cluster:str, service:str, region:str=None, endpoint_url:str=No
         if time.monotonic() >= deadline: return None
         time.sleep(min(10, max(0.0, deadline - time.monotonic())))
 
-# %% ../nbs/08_deploy.ipynb #c5f0a866
+# %% ../nbs/08_deploy.ipynb #39e29490
 PRICES_US_EAST_1 = dict(
     vcpu_hour=0.04048,          # Fargate, Linux/x86, per vCPU-hour
     gb_hour=0.004445,           # Fargate, Linux/x86, per GB of memory per hour

@@ -7,14 +7,14 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/evaluate.html.md"""
 # %% auto #0
 __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'GRADES', 'CAM_GROUPS', 'binormal_predictions',
            'binormal_auc', 'as_binary', 'expected_calibration_error', 'point_metrics', 'bootstrap_indices',
-           'bootstrap_metrics', 'select_threshold', 'youden_threshold', 'threshold_for_sensitivity',
-           'severity_breakdown', 'evaluate_predictions', 'save_metrics', 'format_ci', 'metrics_table', 'plot_roc',
-           'plot_pr', 'plot_reliability', 'plot_confusion', 'plot_histograms', 'plot_severity', 'figure_png',
-           'pick_cam_examples', 'plot_cam_grid', 'summarize_cv', 'cv_table', 'plot_cv', 'limitations', 'write_report',
-           'ci_coverage']
+           'bootstrap_metrics', 'severity_breakdown', 'evaluate_predictions', 'save_metrics', 'format_ci',
+           'metrics_table', 'plot_roc', 'plot_pr', 'plot_reliability', 'plot_confusion', 'plot_histograms',
+           'plot_severity', 'figure_png', 'pick_cam_examples', 'plot_cam_grid', 'summarize_cv', 'cv_table', 'plot_cv',
+           'limitations', 'write_report', 'ci_coverage', 'EvaluationError', 'run_cache', 'predict_frame',
+           'evaluate_run', 'cross_validate', 'load_checkpoint_weights']
 
 # %% ../nbs/06_evaluate.ipynb #27c58129
-import base64, html, io, json, math, re
+import base64, html, io, json, math, re, warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,9 @@ from matplotlib import colormaps
 from PIL import Image
 
 from .synth import severity, CLASSES
+from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, ImageCache, XrayDataset
+from .augment import eval_transform
+from .train import load_model, predict_loader, resolve_device, train, select_threshold, read_scalars
 
 # %% ../nbs/06_evaluate.ipynb #3457826e
 def binormal_predictions(n_pos:int=50, n_neg:int=50, d:float=1.5, seed:int=0, cobb:bool=False, slope:float=0.0,
@@ -171,34 +174,6 @@ def bootstrap_metrics(y_true, prob, thresholds=(0.5,), n_boot:int=2000, seed:int
             for k, v in _rates(tp, fp, n_pos - tp, (n - n_pos) - fp).items(): a[k].append(v)
     cat = lambda d: {k: np.concatenate(v) for k, v in d.items()}
     return dict(threshold_free=cat(free), at=[cat(a) for a in at])
-
-# %% ../nbs/06_evaluate.ipynb #fa377910
-def select_threshold(y_true, prob, method:str='youden', target_sensitivity:float=None, positive=CLASSES[1])->dict:
-    """Choose a threshold on validation predictions. `method`: 'youden' (max sensitivity + specificity - 1) or
-    'sensitivity' (highest threshold with sensitivity >= `target_sensitivity`). Returns dict(threshold, method,
-    sensitivity, specificity, youden_j, n) at that threshold on these predictions."""
-    y, p = _check(y_true, prob, positive)
-    fpr, tpr, thr = skm.roc_curve(y, p, drop_intermediate=False)
-    fpr, tpr, thr = fpr[1:], tpr[1:], thr[1:]          # the first point (threshold inf) predicts nothing positive
-    if method == 'youden':
-        k = int(np.argmax(tpr - fpr))                   # first maximum = highest threshold among ties
-        desc = 'Youden J'
-    elif method == 'sensitivity':
-        if target_sensitivity is None or not 0 < target_sensitivity <= 1: raise ValueError('target_sensitivity must be in (0, 1]')
-        k = int(np.flatnonzero(tpr >= target_sensitivity - 1e-12)[0])
-        desc = f'sensitivity >= {target_sensitivity:g}'
-    else: raise ValueError(f"method must be 'youden' or 'sensitivity', not {method!r}")
-    t = float(min(thr[k], 1.0))
-    return dict(threshold=t, method=desc, sensitivity=float(tpr[k]), specificity=float(1 - fpr[k]),
-                youden_j=float(tpr[k] - fpr[k]), n=int(len(y)))
-
-def youden_threshold(y_true, prob, positive=CLASSES[1])->float:
-    "The threshold that maximises Youden's J (sensitivity + specificity - 1) on these predictions."
-    return select_threshold(y_true, prob, 'youden', positive=positive)['threshold']
-
-def threshold_for_sensitivity(y_true, prob, target:float=0.9, positive=CLASSES[1])->float:
-    "The highest threshold whose sensitivity on these predictions is at least `target`."
-    return select_threshold(y_true, prob, 'sensitivity', target_sensitivity=target, positive=positive)['threshold']
 
 # %% ../nbs/06_evaluate.ipynb #086f918c
 GRADES = {'normal': '< 10°', 'mild': '10-25°', 'moderate': '25-40°', 'severe': '> 40°'}
@@ -633,6 +608,7 @@ def _sections(facts):
         if isinstance(sc, dict):
             secs.append(('Shortcut check', 'text', ('FLAGGED: ' if sc.get('flagged') else 'passed: ') + str(sc.get('summary', ''))))
     if facts.get('training'): secs.append(('Training', 'table', _kv(facts['training'])))
+    if facts.get('gradcam'): secs.append(('Where the model looks (Grad-CAM, last stage)', 'table', _kv(facts['gradcam'])))
     secs.append(('Metrics', 'table', metrics_table(m)))
     secs.append(('', 'text', f"† does not depend on the threshold. Threshold source: {op.get('threshold_source') or 'not recorded'}. "
                              f"Undefined resamples (e.g. PPV with no predicted positive) are left out of an interval."))
@@ -698,3 +674,162 @@ def ci_coverage(n_draws:int=1000, n_pos:int=50, n_neg:int=50, d:float=1.2, score
             ci, _ = _ci(bm['threshold_free'][k] if k in THRESHOLD_FREE else bm['at'][0][k], level)
             hit[k] += ci[0] <= truth[k] <= ci[1]; width[k] += ci[1] - ci[0]
     return {k: dict(coverage=hit[k] / n_draws, true=truth[k], mean_width=width[k] / n_draws) for k in truth} | dict(n_draws=n_draws, n_boot=n_boot)
+
+# %% ../nbs/06_evaluate.ipynb #afc15be7
+class EvaluationError(ValueError):
+    "A run or dataset that cannot be evaluated as asked (no checkpoint, other classes, a split file that does not match)."
+
+def run_cache(run_conf:dict, ck:dict)->ImageCache:
+    "The decode-once cache with the preprocessing a checkpoint was trained with."
+    pp = ck['preprocess']
+    return ImageCache(run_conf['train'].get('cache') or None, size=pp['size'], window=pp.get('window', (0.5, 99.5)), bits=pp.get('bits', 8))
+
+def predict_frame(model, df, cache, device='cpu', batch_size:int=32, progress:bool=True)->np.ndarray:
+    "Probabilities of Scoliosis for the rows of `df` (paths already decodable through `cache`), with the eval transform."
+    from torch.utils.data import DataLoader
+    ds = XrayDataset(df, cache, eval_transform(tuple(cache.size)))
+    dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+    return predict_loader(model, dl, resolve_device(str(device)) if not hasattr(device, 'type') else device, progress=progress)[1]
+
+def _is_synthetic(src)->bool:
+    p = Path(src)
+    return (p / 'synth.json').is_file() if p.is_dir() else False
+
+def _data_facts(src, df, rows, failures, audit_rep, split, external):
+    sc = (audit_rep or {}).get('shortcut') or {}
+    d = dict(source=str(src), images_in_dataset=len(df), evaluated_split='all images' if external else split, evaluated=len(rows),
+             scoliosis=int(rows.y.sum()), normal=int(len(rows) - rows.y.sum()), unreadable_skipped=len(failures),
+             synthetic=_is_synthetic(src))
+    if audit_rep is not None:
+        d['shortcut_check'] = dict(flagged=bool(sc.get('shortcut')), summary=sc.get('verdict', ''))
+        d['near_duplicate_groups'] = len(audit_rep.get('near_duplicates', []))
+    return d
+
+def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
+                 progress:bool=True, tensorboard:bool=True)->dict:
+    """Evaluate the best checkpoint of training run `run` on `split` of its own data, or on all of `data` (external
+    validation). Writes metrics.json, predictions.csv, figures, facts.json and report.html/md; returns
+    dict(metrics, out, report, facts)."""
+    run = Path(run)
+    if not (run / 'config.json').is_file(): raise EvaluationError(f'{run} is not a training run (no config.json)')
+    ckp = run / 'checkpoints' / 'best.pt'
+    if not ckp.is_file(): raise EvaluationError(f'{run} has no checkpoint ({ckp} is missing): train it first, or resume it with `scoliosis-xray train --resume {run}`')
+    conf = json.loads((run / 'config.json').read_text())
+    dev = resolve_device(device)
+    model, ck = load_model(ckp, dev)
+    own = conf['data']['source']
+    external = data is not None and Path(data).resolve() != Path(own).resolve()
+    src = data if data is not None else own
+    df = load_dataset(src)
+    if set(ck['classes']) != set(CLASSES) or not set(df.label) <= set(ck['classes']):
+        raise EvaluationError(f"{src}: its classes {sorted(set(df.label))} differ from the checkpoint's {ck['classes']}; map them with a class map")
+    cache = run_cache(conf, ck)
+    if external:
+        rows = df.reset_index(drop=True)
+    else:
+        if split not in ('train', 'val', 'test'): raise EvaluationError(f"split must be train, val or test, not {split!r}")
+        try: df = load_splits(run / 'splits.csv', df, cache=cache)
+        except (ValueError, FileNotFoundError) as e: raise EvaluationError(f'{run / "splits.csv"} does not match the data in {src}: {e}') from None
+        rows = df[df.split == split].reset_index(drop=True)
+        if split != 'test': warnings.warn(f'evaluating the {split} split, which training saw: the numbers are optimistic')
+    if len(rows) == 0: raise EvaluationError(f'no images to evaluate in the {split} split of {src}')
+    ok, failures = cache.build(rows, progress=progress)
+    if ok.y.nunique() < 2: raise EvaluationError(f'the {split} split of {src} holds only {ok.label.iloc[0]} images: metrics need both classes')
+    p = predict_frame(model, ok, cache, dev, batch_size, progress)
+    cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
+    tsrc = f"validation split of {run.name} ({ck.get('threshold_method', 'youden')}, best epoch {ck['epoch']})"
+    m = evaluate_predictions(ok.y.to_numpy(), p, threshold=ck['threshold'], cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc)
+    name = 'eval' if not external else 'eval-' + (Path(src).stem if Path(src).is_file() else Path(src).resolve().name)
+    out = Path(out) if out else run / name
+    out.mkdir(parents=True, exist_ok=True)
+    save_metrics(m, out / 'metrics.json')
+    thr = ck['threshold']
+    pd.DataFrame(dict(path=ok.path, label=ok.label, y=ok.y, prob=p, predicted=np.where(p >= thr, CLASSES[1], CLASSES[0]),
+                      cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)).to_csv(out / 'predictions.csv', index=False)
+    if len(failures): failures.to_csv(out / 'skipped.csv', index=False)
+    op = m['operating_points']['chosen']['metrics']
+    y = ok.y.to_numpy()
+    figs = {'ROC curve': plot_roc(y, p, {'chosen': thr, '0.5': 0.5}, auc_ci=op['roc_auc']['ci']),
+            'Precision-recall curve': plot_pr(y, p, {'chosen': thr, '0.5': 0.5}, ap_ci=op['pr_auc']['ci']),
+            'Reliability diagram': plot_reliability(y, p), 'Confusion matrix': plot_confusion(y, p, thr),
+            'Probability histograms': plot_histograms(y, p, {'chosen': thr})}
+    if m['operating_points']['chosen'].get('severity'): figs['By severity'] = plot_severity(m['operating_points']['chosen']['severity'])
+    (out / 'figures').mkdir(exist_ok=True)
+    fig_paths = {}
+    for k, f in figs.items():
+        fp = out / 'figures' / f'{_slug(k)}.png'; fp.write_bytes(figure_png(f)); fig_paths[k] = str(fp)
+    aud_path = run / 'audit.json' if not external else out / 'audit.json'
+    audit_rep = json.loads(aud_path.read_text()) if aud_path.is_file() else None
+    if audit_rep is None:
+        audit_rep = audit(src, progress=progress); aud_path.write_text(json.dumps(audit_rep, indent=1))
+    best = json.loads((run / 'metrics.json').read_text()) if (run / 'metrics.json').is_file() else {}
+    w = ck.get('weights', {})
+    facts = dict(title=f'scoliosis-xray evaluation: {run.name}', run=str(run), split='all images' if external else split,
+                 external=external, metrics=m, figures=fig_paths,
+                 data=_data_facts(src, df, ok, failures, audit_rep, split, external),
+                 training=dict(backbone=ck['model_config']['backbone'], weights_requested=w.get('requested'), weights_used=w.get('used'),
+                               image_size='x'.join(map(str, ck['preprocess']['size'])), epochs_run=len(best.get('history', [])),
+                               best_epoch=ck['epoch'], best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
+                               threshold=round(thr, 4), threshold_rule=ck.get('threshold_method'), seed=conf['train'].get('seed'),
+                               git_commit=conf.get('environment', {}).get('git_commit')))
+    (out / 'facts.json').write_text(json.dumps(facts, indent=1, default=str))
+    rep = write_report(out, facts)
+    if tensorboard: _log_eval(run, name if external else f'eval/{split}', m, figs)
+    return dict(metrics=m, out=out, report=rep, facts=facts)
+
+def _log_eval(run, tag, m, figs):
+    from torch.utils.tensorboard import SummaryWriter
+    with SummaryWriter(str(Path(run) / 'tb' / tag.replace('/', '_'))) as w:
+        for k in ('roc_auc', 'sensitivity', 'specificity', 'accuracy', 'pr_auc', 'brier', 'ece'):
+            v = m['operating_points']['chosen']['metrics'][k]['value']
+            if v is not None: w.add_scalar(f'{tag}/{k}', v, 0)
+        for k, f in figs.items(): w.add_figure(f'{tag}/{_slug(k)}', f, 0)
+
+# %% ../nbs/06_evaluate.ipynb #17ddaff3
+def cross_validate(data, out, folds:int=5, seed:int=0, n_boot:int=2000, progress:bool=True, **train_kw)->dict:
+    """Grouped stratified `folds`-fold cross-validation of training on `data` (any `load_dataset` source), runs in
+    `out/fold<i>`; `train_kw` are `TrainConfig` settings. Returns the `summarize_cv` summary (also in `out/cv.json`)."""
+    from scoliosis_xray.train import resume, load_model, TrainConfig
+    from scoliosis_xray.data import DEFAULT_SIZE
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    if folds < 3: raise ValueError(f'folds must be at least 3 (one for testing, one for validation, the rest for training), not {folds}')
+    for k in ('out', 'splits', 'val', 'test', 'data'):
+        if k in train_kw: raise ValueError(f'cross_validate sets {k!r} itself')
+    df = load_dataset(data)
+    cfg0 = TrainConfig(**train_kw)
+    cache = ImageCache(cfg0.cache or None, size=cfg0.image_size)
+    kf = kfold_splits(df, k=folds, seed=seed, cache=cache, progress=progress)
+    res = []
+    for i in range(folds):
+        fd = out / f'fold{i}'; fd.mkdir(exist_ok=True)
+        sp = kf.copy()
+        sp['split'] = np.where(sp.fold == i, 'test', np.where(sp.fold == (i + 1) % folds, 'val', 'train'))
+        done = (fd / 'metrics.json').is_file() and json.loads((fd / 'metrics.json').read_text()).get('complete')
+        if not done:
+            if progress: print(f'fold {i + 1}/{folds}: training in {fd}')
+            if (fd / 'config.json').is_file(): resume(fd, progress=progress)
+            else:
+                save_splits(sp.drop(columns=['fold']), fd / 'fold-splits.csv')
+                train(data=str(data), out=str(fd), splits=str(fd / 'fold-splits.csv'), seed=seed, progress=progress, **train_kw)
+        model, ck = load_model(fd / 'checkpoints' / 'best.pt', resolve_device(cfg0.device))
+        te = sp[sp.split == 'test'].reset_index(drop=True)
+        pc = run_cache({'train': dict(cache=cfg0.cache)}, ck)           # the preprocessing the fold's model was trained with
+        ok, _ = pc.build(te, progress=False)
+        p = predict_frame(model, ok, pc, resolve_device(cfg0.device), progress=False)
+        res.append(dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck['threshold'],
+                        cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None))
+    summ = summarize_cv(res, n_boot=n_boot, seed=seed)
+    (out / 'cv.json').write_text(json.dumps(summ, indent=1, allow_nan=False))
+    facts = dict(title=f'scoliosis-xray cross-validation ({folds} folds)', run=str(out), split='held-out folds, pooled',
+                 metrics=summ['pooled'], cv=summ, figures={'Metrics per fold': plot_cv(summ)},
+                 data=dict(source=str(data), images=len(df), synthetic=_is_synthetic(data)),
+                 training=dict(backbone=cfg0.backbone, weights_requested=cfg0.weights,
+                               weights_used=load_checkpoint_weights(out / 'fold0'), image_size='x'.join(map(str, cfg0.image_size)),
+                               epochs=cfg0.epochs, seed=seed))
+    write_report(out, facts)
+    return summ
+
+def load_checkpoint_weights(run)->str:
+    "What a run's model started from (`weights_used` of its config.json)."
+    try: return json.loads((Path(run) / 'config.json').read_text())['weights'].get('used')
+    except (OSError, ValueError, KeyError): return None

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from scoliosis_xray.synth import make_dataset
+from corpus import bad_corpus
 from scoliosis_xray.data import (ImageCache, NEAR_DUP_BITS, SHORTCUT_AUC, audit, format_audit, hash_distance, kfold_splits, load_dataset,
                                  load_splits, make_splits, perceptual_hash, read_image, save_splits)
 
@@ -46,41 +47,9 @@ def test_audit_no_shortcut_on_synthetic_and_warning_when_normals_are_narrower(sy
     assert 'WARNING SHORTCUT' in r.stdout and 'without looking at the spine' in r.stdout and 'single source' in r.stdout
     assert 'common geometry' in r.stdout and s['verdict'] in rep['warnings']
 
-def _png_header_only(w, h):
-    chunk = lambda k, d: struct.pack('>I', len(d)) + k + d + struct.pack('>I', zlib.crc32(k + d))
-    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)) + chunk(b'IEND', b'')
-
-def _dicom(path, arr=None, syntax=None, fragment=None):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.encaps import encapsulate
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-    meta = FileMetaDataset(); meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'
-    meta.MediaStorageSOPInstanceUID = generate_uid(); meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
-    ds = Dataset(); ds.file_meta = meta; ds.SOPClassUID = meta.MediaStorageSOPClassUID; ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.PatientID = 'X1'; ds.Modality = 'DX'
-    if arr is not None:
-        ds.Rows, ds.Columns = arr.shape; ds.SamplesPerPixel = 1; ds.PhotometricInterpretation = 'MONOCHROME2'
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-        ds.PixelData = encapsulate([fragment]) if fragment is not None else arr.astype(np.uint16).tobytes()
-    ds.save_as(path, enforce_file_format=True)
-
 def test_every_bad_input_is_named_with_its_reason_and_the_rest_loads(synthetic, tmp_path):
-    from pydicom.uid import JPEGLosslessSV1
     d = tmp_path / 'mixed'
-    good = sorted(synthetic.glob('Normal/*.png'))[:8] + sorted(synthetic.glob('Scoliosis/*.png'))[:8]
-    for k, f in enumerate(good):   # good images, some with commas, spaces and non-ASCII characters in their names
-        name = [f.name, f'scan, AP {k}.png', f'film {k} (copy).png', f'Röntgen_脊柱_{k}.png'][k % 4]
-        (d / f.parent.name).mkdir(parents=True, exist_ok=True); shutil.copy(f, d / f.parent.name / name)
-    (d / 'Extra').mkdir()                                     # an empty class folder, mapped below
-    jpg = d / 'Normal' / 'truncated.jpg'; Image.open(good[0]).save(jpg, quality=90); jpg.write_bytes(jpg.read_bytes()[:2000])
-    (d / 'Normal' / 'empty.png').write_bytes(b'')
-    (d / 'Normal' / 'notes.png').write_text('not an image at all\n')
-    (d / 'Scoliosis' / 'huge.png').write_bytes(_png_header_only(50000, 50000))
-    _dicom(d / 'Scoliosis' / 'no_pixels.dcm')
-    _dicom(d / 'Scoliosis' / 'lossless.dcm', np.zeros((64, 32)), JPEGLosslessSV1, b'\xff\xd8\xff\xc3' + b'\x00' * 32)
-    expect = {'truncated.jpg': 'truncated', 'empty.png': 'empty file (0 bytes)', 'notes.png': 'not a PNG file: it holds text',
-              'huge.png': 'too large to decode safely', 'no_pixels.dcm': 'DICOM file without pixel data',
-              'lossless.dcm': 'no decoder for it is installed; install one of'}
+    good, expect = bad_corpus(synthetic, d)
     r, rep = audit_cli(d, tmp_path, '--class-map', 'Normal=Normal,Scoliosis=Scoliosis,Extra=Scoliosis')
     assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr
     assert rep['n_readable'] == len(good) and rep['n_unreadable'] == len(expect)

@@ -215,19 +215,19 @@ def aws(moto):
     return C()
 
 def make_run(run, work):
-    """The run the dashboard shows: a real, tiny training run made by the `scoliosis-xray train` console script on 40
-    synthetic radiographs (ResNet18 from scratch, 2 epochs at 96x48 px, about 15 s on one core), which writes its
-    TensorBoard logs to RUN/tb/. RUN/eval/report.html is a placeholder until the evaluation stage has a command that
-    writes it. The checks read the expected tags and values from RUN/tb/ itself."""
+    """The run the dashboard shows: a real, tiny run made by the console scripts a user runs, `scoliosis-xray train` on
+    40 synthetic radiographs (ResNet18 from scratch, 2 epochs at 96x48 px; TensorBoard logs in RUN/tb/) and
+    `scoliosis-xray evaluate` (report, metrics and figures in RUN/eval/). About 40 s, while the apply runs. The checks
+    read the expected tags and values from RUN/tb/ itself."""
     from scoliosis_xray.synth import make_dataset
     make_dataset(work / 'data', n=40, seed=2, height=384, progress=False)
-    r = subprocess.run([str(BIN / 'scoliosis-xray'), 'train', '--data', work / 'data', '--out', run, '--epochs', '2', '--head-epochs', '1',
-                        '--image-size', '96x48', '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--seed', '0',
-                        '--num-workers', '0', '--val', '0.25', '--test', '0.2', '--cache', work / 'cache', '--quiet'],
-                       capture_output=True, text=True, timeout=900, env=clean_env(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1'))
-    assert r.returncode == 0, r.stderr[-3000:]
-    (run / 'eval').mkdir(parents=True, exist_ok=True)
-    (run / 'eval' / 'report.html').write_text('<html><body><h1>scoliosis-xray evaluation report (placeholder)</h1></body></html>\n')
+    env = clean_env(OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+    for args in (['train', '--data', work / 'data', '--out', run, '--epochs', '2', '--head-epochs', '1', '--image-size', '96x48',
+                  '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--seed', '0', '--num-workers', '0',
+                  '--val', '0.25', '--test', '0.2', '--cache', work / 'cache', '--quiet'],
+                 ['evaluate', '--run', run, '--n-boot', '200', '--quiet']):
+        r = subprocess.run([str(BIN / 'scoliosis-xray'), *map(str, args)], capture_output=True, text=True, timeout=900, env=env)
+        assert r.returncode == 0, f'scoliosis-xray {args[0]}: {r.stderr[-3000:]}'
     return run
 
 @pytest.fixture(scope='module')
@@ -255,12 +255,13 @@ def test_terraform_validate(tf):
     assert 'The configuration is valid' in r.stdout and 'Warning' not in r.stdout + r.stderr, r.stdout
 
 def test_demo_run(demo_run):
-    "The run the TensorBoard check publishes: a training run's scalars per epoch (trained while the apply runs)."
+    "The run the TensorBoard check publishes: a training run's scalars per epoch and its evaluation (made while the apply runs)."
     scalars = local_scalars(demo_run)
     assert {'loss/train', 'loss/val', 'roc_auc/val'} <= set(scalars) and len(scalars['loss/val']) == 2, scalars
     from scoliosis_xray.deploy import run_files
     files = run_files(demo_run)
-    assert 'eval/report.html' in files and any(f.startswith('tb/') for f in files) and not any(f.endswith('.pt') for f in files), files
+    assert 'eval/report.html' in files and any(f.startswith('tb/') for f in files) and any(f.startswith('eval/figures/') for f in files)
+    assert not any(f.endswith(('.pt', '.csv')) for f in files), f'checkpoints and per-image tables stay local: {files}'
 
 def test_dockerfile_non_root_pinned_no_logs():
     df = (TB_SRC / 'Dockerfile').read_text()
