@@ -28,19 +28,24 @@ class CliError(Exception):
 
 EXPECTED_ERRORS = (CliError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
 
-def build_parser()->argparse.ArgumentParser:
-    "The `scoliosis-xray` argument parser with every registered subcommand."
+def build_parser(argv=None)->argparse.ArgumentParser:
+    """The `scoliosis-xray` argument parser. With `argv`, only the subcommand it names gets its options (the others
+    are listed by name), so `scoliosis-xray --version` or `audit` never pays for importing torch to build `train`'s."""
     p = argparse.ArgumentParser(prog='scoliosis-xray', description='Scoliosis detection on spine radiographs with '
                                 'ResNet50 transfer learning: synthetic data, audit, training, evaluation, deployment.')
     p.add_argument('--version', action='version', version=f'scoliosis-xray {__version__}')
     sub = p.add_subparsers(title='commands', metavar='COMMAND')
+    chosen = None if argv is None else next((a for a in argv if a in COMMANDS), '')
     for name, (help, f) in COMMANDS.items():
-        f(sub.add_parser(name, help=help, description=help, formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+        h = help.replace('%', '%%')
+        sp = sub.add_parser(name, help=h, description=h, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        if chosen is None or name == chosen: f(sp)
     return p
 
 def main(argv=None)->int:
     "Entry point of the `scoliosis-xray` console script; returns the exit status."
-    p = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    p = build_parser(argv)
     args = p.parse_args(argv)
     if not hasattr(args, 'func'):
         p.print_help(sys.stderr); return 2

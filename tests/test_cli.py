@@ -43,3 +43,10 @@ def test_synth_bad_arguments(tmp_path):
     assert r.returncode == 2 and 'n must be at least 1' in r.stderr and 'Traceback' not in r.stderr
     r = sx('synth', '--out', tmp_path / 'y', '--bit-depth', 12)
     assert r.returncode == 2 and 'invalid choice' in r.stderr
+
+def test_startup_is_light():
+    "Building the parser for --version or audit imports neither torch nor pandas; only the subcommand asked for is built."
+    code = ("import sys; from scoliosis_xray import cli; cli.build_parser(['--version']); cli.build_parser(['audit', 'x']); "
+            "print('torch' in sys.modules, 'pandas' in sys.modules)")
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.split() == ['False', 'False'], (r.stdout, r.stderr)
