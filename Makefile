@@ -36,9 +36,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: $(VENV)/.installed
-	$(BIN)/scoliosis-xray synth --out $(DEMO)/data --n 400 --seed 0
-	@echo
-	@echo "Default synthetic dataset: $(DEMO)/data (labels: $(DEMO)/data/labels.csv)"
+	DEMO=$(DEMO) SX=$(BIN)/scoliosis-xray bash tools/demo.sh
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python tools/test_all.py

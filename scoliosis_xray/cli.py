@@ -64,8 +64,9 @@ def main(argv=None)->int:
 @command('synth', 'Draw synthetic AP spine radiographs with known Cobb angles (Normal/ and Scoliosis/ folders, labels.csv).')
 def _synth(p):
     p.add_argument('--out', type=Path, default=None, help='output folder (default: the default dataset, $SCOLIOSIS_XRAY_HOME/synthetic)')
-    p.add_argument('--n', type=int, default=400, help='number of images')
-    p.add_argument('--seed', type=int, default=0, help='random seed; the same seed gives byte-identical files')
+    from scoliosis_xray.synth import DEFAULT_SYNTH as D
+    p.add_argument('--n', type=int, default=D['n'], help='number of images')
+    p.add_argument('--seed', type=int, default=D['seed'], help='random seed; the same seed gives byte-identical files')
     p.add_argument('--scoliosis-fraction', type=float, default=0.5, help='share of Scoliosis images (exact count: round(n * fraction))')
     p.add_argument('--cobb-min', type=float, default=0.0, help='smallest Cobb angle, degrees')
     p.add_argument('--cobb-max', type=float, default=60.0, help='largest Cobb angle, degrees')

@@ -26,7 +26,7 @@ from scipy import ndimage
 LEVELS = [f'T{i}' for i in range(1, 13)] + [f'L{i}' for i in range(1, 6)]
 COBB_THRESHOLD = 10.0
 CLASSES = ('Normal', 'Scoliosis')
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 def severity(cobb:float)->str:
     "Severity grade of a Cobb angle in degrees: normal <10, mild 10-25, moderate 25-40, severe >40."
@@ -79,9 +79,10 @@ def _round(v, q=64.0):
     "Coordinates are rounded to 1/64 px, so a last-bit difference in a machine's libm never moves a drawn pixel."
     return float(round(v * q) / q)
 
-def spine_geometry(curves, px_per_mm=1.0, origin=(0.0, 0.0), rotation=0.0, size_jitter=1.0):
+def spine_geometry(curves, px_per_mm=1.0, origin=(0.0, 0.0), rotation=0.0, size_jitter=1.0, balanced=True):
     """Corner landmarks (17 x 4 x 2, px) of T1-L5 for a list of `CurveSpec`. `origin` is the top centre of T1 in the
-    image, `rotation` (degrees) turns the whole spine. Returns (landmarks, info with the centreline and tilt function)."""
+    image; with `balanced` the spine is turned so that L5 lies straight below T1, then `rotation` (degrees) turns it.
+    Returns (landmarks, info with the centreline and tilt function)."""
     tops, bots, s = [], [], 0.0
     for h, d in zip(_VH, _DH):
         tops.append(s); s += h * size_jitter; bots.append(s); s += d * size_jitter
@@ -101,7 +102,9 @@ def spine_geometry(curves, px_per_mm=1.0, origin=(0.0, 0.0), rotation=0.0, size_
     def point(sv):
         f = sv / step; k = min(int(f), n - 1); r = f - k
         return xs[k] + (xs[k + 1] - xs[k]) * r, ys[k] + (ys[k + 1] - ys[k]) * r
-    rot = math.radians(rotation); cr, sr = math.cos(rot), math.sin(rot)
+    # balance: turn the spine so that L5 sits straight below T1 (over the sacrum), then by the film's `rotation`
+    balance = math.atan2(*point(bots[-1])) if balanced else 0.0
+    rot = math.radians(rotation) + balance; cr, sr = math.cos(rot), math.sin(rot)
     def to_img(px, py):
         px, py = px * px_per_mm, py * px_per_mm
         return (_round(origin[0] + px * cr - py * sr), _round(origin[1] + px * sr + py * cr))
@@ -518,7 +521,7 @@ def read_landmarks(out, file=None):
     return d[file] if file is not None else d
 
 # %% ../nbs/00_synth.ipynb #fcb846a2
-DEFAULT_SYNTH = dict(n=400, seed=0, scoliosis_fraction=0.5, cobb_range=(0.0, 60.0), margin=2.0, height=1024, bit_depth=8)
+DEFAULT_SYNTH = dict(n=800, seed=0, scoliosis_fraction=0.5, cobb_range=(0.0, 60.0), margin=2.0, height=1024, bit_depth=8)
 
 def home_dir()->Path:
     "Where scoliosis-xray keeps generated data: `$SCOLIOSIS_XRAY_HOME` or `~/.cache/scoliosis_xray`."

@@ -414,7 +414,9 @@ def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
                        seconds=time.perf_counter() - t0)
             hist.append(rec)
             better = s['roc_auc'] > best['roc_auc'] + 1e-6 or (abs(s['roc_auc'] - best['roc_auc']) <= 1e-6 and vloss < best['loss'] - 1e-9)
-            if better: best = dict(epoch=epoch + 1, roc_auc=s['roc_auc'], loss=vloss, threshold=thr, **{k: s[k] for k in ('accuracy', 'sensitivity', 'specificity')})
+            if better:
+                best = dict(epoch=epoch + 1, roc_auc=s['roc_auc'], loss=vloss, threshold=thr, **{k: s[k] for k in ('accuracy', 'sensitivity', 'specificity')})
+                bad = 0
             elif stage == 2: bad += 1
             stopped = stage == 2 and bad >= cfg.patience and epoch + 1 < cfg.epochs
             # TensorBoard, metrics.json, best.pt, last.pt: in this order (see above)
