@@ -157,7 +157,7 @@ def landmarks_in_input(dataset_dir, path, size)->np.ndarray:
     lm = read_landmarks(dataset_dir, rel).astype(float)
     return lm * scale + np.array([left, top])
 
-def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, batch_size:int=8, out_csv=None)->dict:
+def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, batch_size:int=8, out_csv=None, target_layer=None)->dict:
     """Grad-CAM's share of mass on the spine region for synthetic radiographs `paths`: the vertebrae widened by `margin`
     vertebral widths on each side (the last stage's map is coarse: one cell is 32 input pixels). Returns the median
     share, the share of images with most of their map there, and the median area share of the region (what a map
@@ -166,7 +166,7 @@ def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, b
     size = tuple(cache.size)
     for s in range(0, len(paths), 32):
         chunk = paths[s:s + 32]
-        cm = grad_cam(model, torch.stack([transform(_to_input(cache.get(p))) for p in chunk]), batch_size=batch_size)
+        cm = grad_cam(model, torch.stack([transform(_to_input(cache.get(p))) for p in chunk]), target_layer=target_layer, batch_size=batch_size)
         for p, c in zip(chunk, cm):
             lm = landmarks_in_input(dataset_dir, p, size)
             width = float(np.mean(np.linalg.norm(lm[:, 1] - lm[:, 0], axis=-1)))
@@ -203,7 +203,11 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
     info = dict(layer=type(model.cam_layer).__name__ if hasattr(model, 'cam_layer') else 'last stage', examples_per_outcome=k)
     src = Path(facts['data']['source'])
     if facts['data'].get('synthetic') and (src / 'landmarks.csv').is_file():
-        info.update(spine_share(model, pr[pr.y == 1].path.tolist(), src, cache, tf, margin=margin, batch_size=batch_size, out_csv=out / 'gradcam_spine.csv'))
+        pos = pr[pr.y == 1].path.tolist()
+        info.update(spine_share(model, pos, src, cache, tf, margin=margin, batch_size=batch_size, out_csv=out / 'gradcam_spine.csv'))
+        if hasattr(model.backbone, 'layer3'):   # one stage earlier: twice the resolution, for small inputs
+            l3 = spine_share(model, pos, src, cache, tf, margin=margin, batch_size=batch_size, target_layer=model.backbone.layer3)
+            info['layer3_median_share_on_spine'] = l3['median_share_on_spine']
     facts.setdefault('figures', {})['Grad-CAM by outcome'] = str(fp)
     facts['gradcam'] = info
     (out / 'facts.json').write_text(json.dumps(facts, indent=1, default=str))
