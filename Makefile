@@ -39,6 +39,7 @@ demo: $(VENV)/.installed
 	DEMO=$(DEMO) SX=$(BIN)/scoliosis-xray bash tools/demo.sh
 
 test: $(VENV)/.installed-dev
+	bash tools/ensure_chromium.sh
 	$(BIN)/python tools/test_all.py
 
 test-slow: $(VENV)/.installed-dev

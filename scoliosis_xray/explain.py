@@ -200,7 +200,8 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
     fig = plot_cam_grid(images, cams, groups, prob=pr.prob.to_numpy(), title=f'Grad-CAM ({run.name}, {facts.get("split", "test")})')
     (out / 'figures').mkdir(exist_ok=True)
     fp = out / 'figures' / 'grad-cam.png'; fp.write_bytes(figure_png(fig))
-    info = dict(layer=type(model.cam_layer).__name__ if hasattr(model, 'cam_layer') else 'last stage', examples_per_outcome=k)
+    layer = next((n.split('.')[-1] for n, m in model.named_modules() if m is getattr(model, 'cam_layer', None)), 'last stage')
+    info = dict(layer=f'{layer} (last stage)', examples_per_outcome=k)
     src = Path(facts['data']['source'])
     if facts['data'].get('synthetic') and (src / 'landmarks.csv').is_file():
         pos = pr[pr.y == 1].path.tolist()
