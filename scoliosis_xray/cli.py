@@ -84,7 +84,7 @@ def _synth_run(a):
     out = a.out or home_dir() / 'synthetic'
     make_dataset(out, n=a.n, seed=a.seed, scoliosis_fraction=a.scoliosis_fraction, cobb_range=(a.cobb_min, a.cobb_max),
                  margin=a.margin, height=a.height, bit_depth=a.bit_depth, images_per_patient=a.images_per_patient,
-                 workers=a.workers, overwrite=a.overwrite, progress=not a.quiet)
+                 workers=a.workers, overwrite=a.overwrite or a.out is None, progress=not a.quiet)   # the default folder is ours to redraw
     print(summarize(out))
 
 # %% ../nbs/09_cli.ipynb #3594cea4

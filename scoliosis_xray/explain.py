@@ -137,7 +137,7 @@ import json, os, warnings
 from pathlib import Path
 import pandas as pd
 from .synth import read_landmarks, CLASSES
-from .data import letterbox_geometry, read_image, preprocess, ImageReadError, IMAGE_SUFFIXES, load_dataset
+from .data import letterbox_geometry, read_image, preprocess, ImageReadError, load_dataset, _is_image_name
 from .augment import eval_transform
 from .train import load_model, resolve_device
 from .evaluate import run_cache, pick_cam_examples, plot_cam_grid, write_report, figure_png, EvaluationError
@@ -224,15 +224,14 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
 PREDICT_COLUMNS = ['path', 'prob_scoliosis', 'label', 'threshold', 'error']
 
 def _inputs(inputs):
-    "Files to predict: explicit files as given, folders searched recursively for image files (hidden files skipped)."
+    "Files to predict: explicit files as given; folders searched recursively for image names or DICOM files (hidden files skipped)."
     files = []
     for i in inputs:
         p = Path(i)
         if p.is_dir():
             for f in sorted(p.rglob('*')):
                 rel = f.relative_to(p).parts
-                if f.is_file() and not any(s.startswith('.') for s in rel):
-                    if f.suffix.lower() in IMAGE_SUFFIXES or not f.suffix: files.append(f)
+                if f.is_file() and not any(s.startswith('.') for s in rel) and _is_image_name(f): files.append(f)
         else: files.append(p)
     return list(dict.fromkeys(files))
 

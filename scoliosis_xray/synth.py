@@ -528,9 +528,11 @@ def home_dir()->Path:
     return Path(os.environ.get('SCOLIOSIS_XRAY_HOME') or Path.home() / '.cache' / 'scoliosis_xray')
 
 def default_dataset(out=None, progress=True, **kw)->Path:
-    "Path of the default synthetic dataset, drawn on first use (settings `DEFAULT_SYNTH`, overridable by `kw`)."
+    """Path of the default synthetic dataset, drawn on first use (settings `DEFAULT_SYNTH`, overridable by `kw`). In
+    its own folder (no `out`) a dataset from an older generator version or other settings is redrawn, not refused."""
+    managed = out is None
     out = Path(out) if out else home_dir() / 'synthetic'
-    make_dataset(out, progress=progress, **{**DEFAULT_SYNTH, **kw})
+    make_dataset(out, progress=progress, overwrite=managed, **{**DEFAULT_SYNTH, **kw})
     return out
 
 def summarize(out)->str:
