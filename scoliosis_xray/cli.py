@@ -26,7 +26,7 @@ def command(name, help):
 class CliError(Exception):
     "An expected failure, reported as one line on stderr with exit status 2."
 
-EXPECTED_ERRORS = (CliError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, PermissionError)
+EXPECTED_ERRORS = (CliError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 def build_parser(argv=None)->argparse.ArgumentParser:
     """The `scoliosis-xray` argument parser. With `argv`, only the subcommand it names gets its options (the others
@@ -56,8 +56,8 @@ def main(argv=None)->int:
         if os.environ.get('SCOLIOSIS_XRAY_DEBUG'): traceback.print_exc()
         print(f'scoliosis-xray {args.command}: error: {e}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f'scoliosis-xray {args.command}: interrupted', file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f'scoliosis-xray {args.command}: {e or "interrupted"}', file=sys.stderr)   # training says how to resume
         return 130
 
 # %% ../nbs/09_cli.ipynb #b7788b36
@@ -145,11 +145,14 @@ def _train(p):
     p.add_argument('--amp', default=d.amp, choices=('auto', 'bf16', 'fp16', 'off'), help='mixed precision on CUDA')
     p.add_argument('--no-adapt', action='store_true', help='keep the head-only stage and layer-wise learning rates even without pre-trained weights')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
-    p.set_defaults(func=_train_run, command='train')
+    p.set_defaults(func=_train_run, command='train', parser=p)
 
 def _train_run(a):
     from scoliosis_xray.train import train, resume
     if a.resume:
+        given = [k for k, v in vars(a).items() if k not in ('resume', 'quiet', 'func', 'command', 'parser') and v != a.parser.get_default(k)]
+        if given: raise CliError(f"--resume continues {a.resume} with the settings in its config.json; these options cannot change "
+                                 f"them: {', '.join('--' + k.replace('_', '-') for k in given)} (start a new run with --out instead)")
         res = resume(a.resume, progress=not a.quiet); out = Path(a.resume)
     else:
         if not a.out: raise CliError('--out RUN is required (or --resume RUN)')

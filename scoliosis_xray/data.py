@@ -221,7 +221,7 @@ class DataWarning(UserWarning):
     "Some input could not be used; the rest of the dataset still loads. Each problem names the file and the reason."
 
 _PATH_COLS, _LABEL_COLS = ('path', 'file', 'filename', 'image'), ('label', 'class')
-_IGNORED_NAMES = {'thumbs.db', 'desktop.ini'}
+_IGNORED_NAMES = {'thumbs.db', 'desktop.ini', 'dicomdir'}   # DICOMDIR: a media index, not an image
 
 def parse_class_map(text)->dict:
     "A class map from text such as 'healthy=Normal,curved=Scoliosis,other=ignore' (the command line's `--class-map`)."

@@ -11,10 +11,10 @@ __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'GRA
            'metrics_table', 'plot_roc', 'plot_pr', 'plot_reliability', 'plot_confusion', 'plot_histograms',
            'plot_severity', 'figure_png', 'pick_cam_examples', 'plot_cam_grid', 'summarize_cv', 'cv_table', 'plot_cv',
            'limitations', 'write_report', 'ci_coverage', 'EvaluationError', 'run_cache', 'predict_frame',
-           'evaluate_run', 'cross_validate', 'load_checkpoint_weights']
+           'training_overlap', 'evaluate_run', 'cross_validate', 'load_checkpoint_weights']
 
 # %% ../nbs/06_evaluate.ipynb #27c58129
-import base64, html, io, json, math, re, warnings
+import base64, hashlib, html, io, json, math, re, warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from .synth import severity, CLASSES
-from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, ImageCache, XrayDataset
+from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
 from .augment import eval_transform
 from .train import load_model, predict_loader, resolve_device, train, select_threshold, read_scalars
 
@@ -684,12 +684,41 @@ def run_cache(run_conf:dict, ck:dict)->ImageCache:
     pp = ck['preprocess']
     return ImageCache(run_conf['train'].get('cache') or None, size=pp['size'], window=pp.get('window', (0.5, 99.5)), bits=pp.get('bits', 8))
 
-def predict_frame(model, df, cache, device='cpu', batch_size:int=32, progress:bool=True)->np.ndarray:
-    "Probabilities of Scoliosis for the rows of `df` (paths already decodable through `cache`), with the eval transform."
+def predict_frame(model, df, cache, device='cpu', batch_size:int=32, progress:bool=True, amp:str='auto')->np.ndarray:
+    """Probabilities of Scoliosis for the rows of `df` (paths already decodable through `cache`), with the eval transform
+    and the run's precision `amp` (the same inference path as validation and `predict`)."""
     from torch.utils.data import DataLoader
     ds = XrayDataset(df, cache, eval_transform(tuple(cache.size)))
     dl = DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
-    return predict_loader(model, dl, resolve_device(str(device)) if not hasattr(device, 'type') else device, progress=progress)[1]
+    return predict_loader(model, dl, resolve_device(str(device)) if not hasattr(device, 'type') else device, amp=amp, progress=progress)[1]
+
+def training_overlap(run, rows, cache, max_bits:int=NEAR_DUP_BITS)->np.ndarray:
+    """Which of `rows` (decoded through `cache`: with `sha256` and `phash`) are an image run `run` trained or validated on:
+    the same file content, or a near-duplicate (perceptual hashes within `max_bits` bits) of one still on disk."""
+    sp = pd.read_csv(Path(run) / 'splits.csv')
+    sp = sp[sp.split.isin(['train', 'val'])]
+    hit = rows['sha256'].isin(set(sp['sha256'])).to_numpy().copy()
+    paths = [p if Path(p).is_absolute() else Path(run) / p for p in sp['path']]
+    seen = pd.DataFrame(dict(path=[str(p) for p in paths], label=list(sp['label'])))
+    seen = seen[[Path(p).is_file() for p in seen.path]]
+    if len(seen) and len(rows):
+        ok, _ = cache.build(seen, progress=False)      # decoded during training: read back from the cache
+        pairs, _ = near_pairs(list(ok['phash']) + list(rows['phash']), max_bits)
+        n = len(ok)
+        for i, j in pairs:
+            if i < n <= j: hit[j - n] = True
+    return hit
+
+def _eval_name(run, src, split, external):
+    "The output folder name: eval (test split), eval-<split>, or eval-<data name> (external; a hash is added if the name is taken by other data)."
+    if not external: return 'eval' if split == 'test' else f'eval-{split}'
+    name = 'eval-' + re.sub(r'[^A-Za-z0-9._-]+', '_', Path(src).stem if Path(src).is_file() else Path(src).resolve().name)
+    prev = Path(run) / name / 'facts.json'
+    if prev.is_file():
+        try: same = Path(json.loads(prev.read_text())['data']['source']).resolve() == Path(src).resolve()
+        except (ValueError, KeyError, TypeError): same = False
+        if not same: name += '-' + hashlib.sha1(str(Path(src).resolve()).encode()).hexdigest()[:8]
+    return name
 
 def _is_synthetic(src)->bool:
     p = Path(src)
@@ -732,21 +761,33 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         except (ValueError, FileNotFoundError) as e: raise EvaluationError(f'{run / "splits.csv"} does not match the data in {src}: {e}') from None
         rows = df[df.split == split].reset_index(drop=True)
         if split != 'test': warnings.warn(f'evaluating the {split} split, which training saw: the numbers are optimistic')
-    if len(rows) == 0: raise EvaluationError(f'no images to evaluate in the {split} split of {src}')
+    what = f'the images of {src}' if external else f'the {split} split of {src}'
+    if len(rows) == 0: raise EvaluationError(f'no images to evaluate in {what}')
+    name = _eval_name(run, src, split, external)
+    out = Path(out) if out else run / name
+    out.mkdir(parents=True, exist_ok=True)
     ok, failures = cache.build(rows, progress=progress)
-    if ok.y.nunique() < 2: raise EvaluationError(f'the {split} split of {src} holds only {ok.label.iloc[0]} images: metrics need both classes')
-    p = predict_frame(model, ok, cache, dev, batch_size, progress)
+    if len(failures): failures.to_csv(out / 'skipped.csv', index=False)
+    if len(ok) == 0: raise EvaluationError(f'none of the {len(rows)} images in {what} could be read; the reasons are in {out / "skipped.csv"}')
+    overlap = 0
+    if external:
+        seen = training_overlap(run, ok, cache)
+        overlap = int(seen.sum())
+        if overlap:
+            ok[seen].assign(reason='trained or validated on (same image or near-duplicate)')[['path', 'label', 'reason']].to_csv(out / 'overlap.csv', index=False)
+            warnings.warn(f'{overlap} of the {len(ok)} images in {src} are images {run.name} trained or validated on (or near-duplicates of them): '
+                          f'left out of this evaluation, listed in {out / "overlap.csv"}')
+            ok = ok[~seen].reset_index(drop=True)
+            if len(ok) == 0: raise EvaluationError(f'every image in {src} was used to train or validate {run.name}: nothing independent to evaluate')
+    if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
+    p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=conf['train'].get('amp', 'auto'))
     cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
     tsrc = f"validation split of {run.name} ({ck.get('threshold_method', 'youden')}, best epoch {ck['epoch']})"
     m = evaluate_predictions(ok.y.to_numpy(), p, threshold=ck['threshold'], cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc)
-    name = 'eval' if not external else 'eval-' + (Path(src).stem if Path(src).is_file() else Path(src).resolve().name)
-    out = Path(out) if out else run / name
-    out.mkdir(parents=True, exist_ok=True)
     save_metrics(m, out / 'metrics.json')
     thr = ck['threshold']
     pd.DataFrame(dict(path=ok.path, label=ok.label, y=ok.y, prob=p, predicted=np.where(p >= thr, CLASSES[1], CLASSES[0]),
                       cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)).to_csv(out / 'predictions.csv', index=False)
-    if len(failures): failures.to_csv(out / 'skipped.csv', index=False)
     op = m['operating_points']['chosen']['metrics']
     y = ok.y.to_numpy()
     figs = {'ROC curve': plot_roc(y, p, {'chosen': thr, '0.5': 0.5}, auc_ci=op['roc_auc']['ci']),
@@ -760,13 +801,15 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         fp = out / 'figures' / f'{_slug(k)}.png'; fp.write_bytes(figure_png(f)); fig_paths[k] = str(fp)
     aud_path = run / 'audit.json' if not external else out / 'audit.json'
     audit_rep = json.loads(aud_path.read_text()) if aud_path.is_file() else None
+    if audit_rep is not None and Path(str(audit_rep.get('source', ''))).resolve() != Path(src).resolve(): audit_rep = None   # another dataset's
     if audit_rep is None:
         audit_rep = audit(src, progress=progress); aud_path.write_text(json.dumps(audit_rep, indent=1))
     best = json.loads((run / 'metrics.json').read_text()) if (run / 'metrics.json').is_file() else {}
     w = ck.get('weights', {})
     facts = dict(title=f'scoliosis-xray evaluation: {run.name}', run=str(run), split='all images' if external else split,
                  external=external, metrics=m, figures=fig_paths,
-                 data=_data_facts(src, df, ok, failures, audit_rep, split, external),
+                 data=_data_facts(src, df, ok, failures, audit_rep, split, external) | (dict(left_out_seen_in_training=overlap) if external else {}),
+                 tensorboard_tag=name if external else f'eval/{split}',
                  training=dict(backbone=ck['model_config']['backbone'], weights_requested=w.get('requested'), weights_used=w.get('used'),
                                image_size='x'.join(map(str, ck['preprocess']['size'])), epochs_run=len(best.get('history', [])),
                                best_epoch=ck['epoch'], best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
@@ -774,7 +817,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
                                git_commit=conf.get('environment', {}).get('git_commit')))
     (out / 'facts.json').write_text(json.dumps(facts, indent=1, default=str))
     rep = write_report(out, facts)
-    if tensorboard: _log_eval(run, name if external else f'eval/{split}', m, figs)
+    if tensorboard: _log_eval(run, facts['tensorboard_tag'], m, figs)
     return dict(metrics=m, out=out, report=rep, facts=facts)
 
 def _log_eval(run, tag, m, figs):
@@ -815,7 +858,7 @@ def cross_validate(data, out, folds:int=5, seed:int=0, n_boot:int=2000, progress
         te = sp[sp.split == 'test'].reset_index(drop=True)
         pc = run_cache({'train': dict(cache=cfg0.cache)}, ck)           # the preprocessing the fold's model was trained with
         ok, _ = pc.build(te, progress=False)
-        p = predict_frame(model, ok, pc, resolve_device(cfg0.device), progress=False)
+        p = predict_frame(model, ok, pc, resolve_device(cfg0.device), progress=False, amp=cfg0.amp)
         res.append(dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck['threshold'],
                         cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None))
     summ = summarize_cv(res, n_boot=n_boot, seed=seed)

@@ -133,13 +133,13 @@ def spine_mass_fraction(cam, spine_mask)->float:
     return float(c[m].sum() / total) if total > 0 else float('nan')
 
 # %% ../nbs/07_explain.ipynb #34c91e16
-import json, os, warnings
+import functools, json, os, warnings
 from pathlib import Path
 import pandas as pd
 from .synth import read_landmarks, CLASSES
-from .data import letterbox_geometry, read_image, preprocess, ImageReadError, load_dataset, _is_image_name
+from .data import letterbox_geometry, read_image, preprocess, ImageReadError, load_dataset, _list_images
 from .augment import eval_transform
-from .train import load_model, resolve_device
+from .train import load_model, resolve_device, predict_logits
 from .evaluate import run_cache, pick_cam_examples, plot_cam_grid, write_report, figure_png, EvaluationError
 
 # %% ../nbs/07_explain.ipynb #68612b15
@@ -147,15 +147,19 @@ def _to_input(a):
     "A cached/preprocessed uint8 or uint16 image as the model's 1 x H x W float input in [0, 1]."
     return torch.from_numpy(a.astype(np.float32) / np.float32(255 if a.dtype == np.uint8 else 65535))[None]
 
+@functools.lru_cache(maxsize=4)
+def _synth_tables(root:str, stamp):
+    "labels.csv (indexed by file) and the landmarks of the synthetic dataset at `root`; read once per version of the files."
+    return pd.read_csv(Path(root) / 'labels.csv', keep_default_na=False).set_index('file'), read_landmarks(root)
+
 def landmarks_in_input(dataset_dir, path, size)->np.ndarray:
     "The synthetic landmarks (17 x 4 x 2) of image `path` of synthetic dataset `dataset_dir`, mapped into the letterboxed `size` input."
-    dataset_dir = Path(dataset_dir)
-    lab = pd.read_csv(dataset_dir / 'labels.csv', keep_default_na=False).set_index('file')
-    rel = Path(path).resolve().relative_to(dataset_dir.resolve()).as_posix()
+    root = Path(dataset_dir).resolve()
+    lab, lms = _synth_tables(str(root), tuple((root / f).stat().st_mtime_ns for f in ('labels.csv', 'landmarks.csv')))
+    rel = Path(path).resolve().relative_to(root).as_posix()
     h, w = int(lab.loc[rel, 'height']), int(lab.loc[rel, 'width'])
     scale, top, left = letterbox_geometry(h, w, size)
-    lm = read_landmarks(dataset_dir, rel).astype(float)
-    return lm * scale + np.array([left, top])
+    return lms[rel].astype(float) * scale + np.array([left, top])
 
 def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, batch_size:int=8, out_csv=None, target_layer=None)->dict:
     """Grad-CAM's share of mass on the spine region for synthetic radiographs `paths`: the vertebrae widened by `margin`
@@ -213,65 +217,63 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
     facts['gradcam'] = info
     (out / 'facts.json').write_text(json.dumps(facts, indent=1, default=str))
     write_report(out, facts)
-    if tensorboard:
+    if tensorboard:          # next to the evaluation's own scalars and figures, under the same tag
         from torch.utils.tensorboard import SummaryWriter
-        with SummaryWriter(str(run / 'tb' / ('eval_' + facts.get('split', 'test').replace(' ', '_')))) as w:
-            w.add_figure('eval/gradcam', fig, 0)
-            if info.get('median_share_on_spine') is not None: w.add_scalar('eval/gradcam_median_share_on_spine', info['median_share_on_spine'], 0)
+        tag = facts.get('tensorboard_tag', 'eval/test')
+        with SummaryWriter(str(run / 'tb' / tag.replace('/', '_'))) as w:
+            w.add_figure(f'{tag}/gradcam', fig, 0)
+            if info.get('median_share_on_spine') is not None: w.add_scalar(f'{tag}/gradcam_median_share_on_spine', info['median_share_on_spine'], 0)
     return info
 
 # %% ../nbs/07_explain.ipynb #1995c2a9
 PREDICT_COLUMNS = ['path', 'prob_scoliosis', 'label', 'threshold', 'error']
 
 def _inputs(inputs):
-    "Files to predict: explicit files as given; folders searched recursively for image names or DICOM files (hidden files skipped)."
+    "Files to predict: explicit files as given; folders searched recursively like a dataset folder (image names or DICOM files; hidden files skipped)."
     files = []
     for i in inputs:
         p = Path(i)
-        if p.is_dir():
-            for f in sorted(p.rglob('*')):
-                rel = f.relative_to(p).parts
-                if f.is_file() and not any(s.startswith('.') for s in rel) and _is_image_name(f): files.append(f)
-        else: files.append(p)
+        files.extend(_list_images(p)[0] if p.is_dir() else [p])
     return list(dict.fromkeys(files))
 
 def predict(checkpoint, inputs, out=None, cam_dir=None, batch_size:int=16, device='auto', progress:bool=True)->pd.DataFrame:
     """Probability of scoliosis for every image in `inputs` (files and folders), with the checkpoint's threshold and label;
-    unreadable files get their reason in `error`. Writes `out` (.csv or .json) and Grad-CAM overlays to `cam_dir` if given."""
+    unreadable files get their reason in `error`. Writes `out` (.csv or .json) and Grad-CAM overlays to `cam_dir` if given.
+    Streams: `batch_size` images are read, predicted (with the precision the model was validated with) and let go at a time."""
     from tqdm.auto import tqdm
     dev = resolve_device(device)
     model, ck = load_model(checkpoint, dev)
     pp = ck['preprocess']; size = tuple(pp['size']); thr = float(ck['threshold'])
+    amp = (ck.get('config') or {}).get('amp', 'auto')
     tf = eval_transform(size)
-    files = _inputs(inputs if isinstance(inputs, (list, tuple)) else [inputs])
+    inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    files = _inputs(inputs)
     if not files: raise FileNotFoundError(f'no image files found in {", ".join(map(str, inputs))}')
-    rows = {}; good = []
-    for f in tqdm(files, desc='Reading', unit='img', disable=not progress, leave=False):
-        try:
-            if not f.exists(): raise ImageReadError(f, 'file not found')
-            a = preprocess(read_image(f), size, tuple(pp.get('window', (0.5, 99.5))), int(pp.get('bits', 8)))
-            good.append((f, tf(_to_input(a))))
-        except ImageReadError as e: rows[f] = dict(path=str(f), prob_scoliosis=np.nan, label='', threshold=thr, error=e.reason)
-        except Exception as e: rows[f] = dict(path=str(f), prob_scoliosis=np.nan, label='', threshold=thr, error=f'{type(e).__name__}: {e}')
-    bar = tqdm(total=len(good), desc='Predicting', unit='img', disable=not progress)
-    with torch.no_grad():
-        for s in range(0, len(good), batch_size):
-            chunk = good[s:s + batch_size]
-            p = torch.sigmoid(model(torch.stack([x for _, x in chunk]).to(dev)).float()).cpu().numpy()
-            for (f, _), v in zip(chunk, p):
+    rows, used = {}, set()
+    if cam_dir is not None: cam_dir = Path(cam_dir); cam_dir.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(files), desc='Predicting', unit='img', disable=not progress)
+    for s in range(0, len(files), batch_size):
+        good = []
+        for f in files[s:s + batch_size]:
+            try:
+                if not f.exists(): raise ImageReadError(f, 'file not found')
+                a = preprocess(read_image(f), size, tuple(pp.get('window', (0.5, 99.5))), int(pp.get('bits', 8)))
+                good.append((f, tf(_to_input(a))))
+            except ImageReadError as e: rows[f] = dict(path=str(f), prob_scoliosis=np.nan, label='', threshold=thr, error=e.reason)
+            except Exception as e: rows[f] = dict(path=str(f), prob_scoliosis=np.nan, label='', threshold=thr, error=f'{type(e).__name__}: {e}')
+        if good:
+            x = torch.stack([x for _, x in good])
+            p = torch.sigmoid(predict_logits(model, x, dev, amp)).cpu().numpy()
+            for (f, _), v in zip(good, p):
                 rows[f] = dict(path=str(f), prob_scoliosis=float(v), label=CLASSES[int(v >= thr)], threshold=thr, error='')
-            bar.update(len(chunk))
+            if cam_dir is not None:
+                for (f, xi), c in zip(good, grad_cam(model, x, batch_size=batch_size)):
+                    name = f'{f.stem}_cam.png'; n = 1
+                    while name in used: n += 1; name = f'{f.stem}_{n}_cam.png'
+                    used.add(name); Image.fromarray(overlay(xi[0].numpy(), c)).save(cam_dir / name)
+        bar.update(len(files[s:s + batch_size]))
     bar.close()
     df = pd.DataFrame([rows[f] for f in files], columns=PREDICT_COLUMNS)
-    if cam_dir is not None and good:
-        cam_dir = Path(cam_dir); cam_dir.mkdir(parents=True, exist_ok=True)
-        used = set()
-        for s in range(0, len(good), batch_size):
-            chunk = good[s:s + batch_size]
-            for (f, x), c in zip(chunk, grad_cam(model, torch.stack([x for _, x in chunk]), batch_size=batch_size)):
-                name = f'{f.stem}_cam.png'; n = 1
-                while name in used: n += 1; name = f'{f.stem}_{n}_cam.png'
-                used.add(name); Image.fromarray(overlay(x[0].numpy(), c)).save(cam_dir / name)
     if out is not None:
         out = Path(out); out.parent.mkdir(parents=True, exist_ok=True)
         if out.suffix.lower() == '.json': out.write_text(df.to_json(orient='records', indent=1))

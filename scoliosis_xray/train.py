@@ -8,7 +8,8 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/train.html.md"""
 __all__ = ['CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'TrainConfig', 'parse_threshold_method', 'select_threshold',
            'choose_threshold', 'binary_summary', 'epoch_seed', 'seed_everything', 'rng_states', 'lr_factor',
            'CheckpointError', 'save_checkpoint', 'load_checkpoint', 'load_model', 'resolve_device', 'amp_dtype',
-           'git_commit', 'environment', 'predict_loader', 'train', 'resume', 'read_scalars', 'read_tags']
+           'git_commit', 'environment', 'predict_logits', 'predict_loader', 'train', 'resume', 'read_scalars',
+           'read_tags']
 
 # %% ../nbs/05_train.ipynb #08d31e8a
 import json, math, os, platform, random, subprocess, sys, tempfile, time, warnings
@@ -47,7 +48,7 @@ class TrainConfig:
     lr_decay: float = 0.5           # stage 2: each backbone stage, from layer4 down to the stem, gets the one above's rate times this
     weight_decay: float = 1e-4
     warmup: float = 0.1             # share of each stage's steps spent in linear warm-up (then cosine decay)
-    patience: int = 5               # early stopping: stage-2 epochs without a better validation ROC-AUC
+    patience: int = 5               # early stopping: stage-2 epochs without a better validation ROC-AUC (0 = never stop early)
     threshold: str = 'youden'       # 'youden' or 'sensitivity:0.90'
     augment: float = 1.0            # augmentation strength (0 = none)
     val: float = 0.15               # validation share
@@ -67,6 +68,9 @@ class TrainConfig:
         if self.epochs < 1: raise ValueError(f'epochs must be at least 1, not {self.epochs}')
         if not 0 <= self.head_epochs <= self.epochs: raise ValueError(f'head_epochs must be between 0 and epochs ({self.epochs}), not {self.head_epochs}')
         if self.batch_size < 2: raise ValueError('batch_size must be at least 2 (BatchNorm needs two images)')
+        if self.patience < 0: raise ValueError(f'patience must be 0 (no early stopping) or more, not {self.patience}')
+        if not 0 < self.val < 1 or not 0 <= self.test < 1 or self.val + self.test >= 1:
+            raise ValueError(f'val and test are shares of the images: 0 < val, 0 <= test, val + test < 1 (not val={self.val}, test={self.test})')
         parse_threshold_method(self.threshold)
 
     @classmethod
@@ -204,6 +208,8 @@ def resolve_device(spec:str='auto')->torch.device:
     except RuntimeError: raise ValueError(f"device must be auto, cpu, cuda or cuda:N, not {spec!r}") from None
     if d.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f'device {spec!r} asked for, but CUDA is not available here (use --device cpu)')
     if d.type not in ('cpu', 'cuda'): raise ValueError(f'device {spec!r} is not supported (use cpu or cuda)')
+    if d.type == 'cuda' and d.index is not None and d.index >= torch.cuda.device_count():
+        raise ValueError(f'device {spec!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s): cuda:0 to cuda:{torch.cuda.device_count() - 1}')
     return d
 
 def amp_dtype(device:torch.device, amp:str='auto'):
@@ -245,15 +251,21 @@ def _write_json(path, obj):
     tmp.write_text(json.dumps(obj, indent=1, default=float) + '\n'); os.replace(tmp, path)
 
 @torch.no_grad()
+def predict_logits(model, x, device, amp='auto')->torch.Tensor:
+    """Logits (float32) of `model` for the batch `x`, with the precision training used (`amp`): the one inference path
+    of validation, evaluation and `predict`, so that they give the same numbers for the same image."""
+    model.eval(); dt = amp_dtype(device, amp)
+    x = x.to(device, non_blocking=True)
+    if device.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
+        return model(x).float()
+
+@torch.no_grad()
 def predict_loader(model, loader, device, amp='auto', progress=False, desc='predicting'):
     "Run `model` over `loader` (items (x, y)); returns (labels, probabilities, mean BCE loss) as NumPy arrays / float."
-    model.eval(); dt = amp_dtype(device, amp)
     ys, ps, loss, n = [], [], 0.0, 0
     for x, y in tqdm(loader, desc=desc, leave=False, disable=not progress):
-        x = x.to(device, non_blocking=True)
-        if device.type == 'cuda': x = x.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=dt, enabled=dt is not None):
-            logits = model(x).float()
+        logits = predict_logits(model, x, device, amp)
         y = y.to(device).float()
         loss += F.binary_cross_entropy_with_logits(logits, y, reduction='sum').item(); n += len(y)
         ys.append(y.cpu().numpy()); ps.append(torch.sigmoid(logits).cpu().numpy())
@@ -325,8 +337,10 @@ def _stage(model, stage, cfg, steps):
 def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
     from torch.utils.tensorboard import SummaryWriter
     resumed = ck is not None
+    old = json.loads((out / 'config.json').read_text()) if not resumed and (out / 'config.json').exists() else None   # restarted before epoch 1 ended
+    for t in list(out.glob('*.tmp')) + list((out / 'checkpoints').glob('*.tmp')): t.unlink(missing_ok=True)   # left by a kill mid-write
     device = resolve_device(cfg.device)
-    src, df, cache, tr, va, failures = _prepare_data(cfg, out, resumed or (out / 'config.json').exists() and (out / 'splits.csv').exists(), progress)
+    src, df, cache, tr, va, failures = _prepare_data(cfg, out, resumed or old is not None and (out / 'splits.csv').exists(), progress)
     torch.manual_seed(cfg.seed)
     adjusted = None
     if resumed:
@@ -358,8 +372,10 @@ def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
             train=asdict(cfg), weights=winfo, augment=describe(tf_train), preprocess=preprocess, environment=environment(),
             data=dict(source=str(Path(src).resolve()) if Path(src).exists() else src, n_images=len(df), split_file='splits.csv',
                       counts={s: {c: int(((df.split == s) & (df.label == c)).sum()) for c in CLASSES} for s in ('train', 'val', 'test')},
-                      skipped=len(failures), pos_weight=float(pos_weight)),
-            adjusted=adjusted, created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), resumed=[]))
+                      skipped=len(failures), pos_weight=float(pos_weight), cache=str(cache.dir.resolve())),
+            adjusted=adjusted if old is None else old.get('adjusted'),
+            created=time.strftime('%Y-%m-%dT%H:%M:%S%z') if old is None else old.get('created'),
+            resumed=[] if old is None else old.get('resumed', []) + [dict(at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), epoch=0)]))
     else:
         conf = json.loads((out / 'config.json').read_text()); conf['resumed'].append(dict(at=time.strftime('%Y-%m-%dT%H:%M:%S%z'), epoch=ck['epoch']))
         _write_json(out / 'config.json', conf)
@@ -367,7 +383,7 @@ def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
     hist = list(ck['history']) if resumed else []
     best = dict(ck['best']) if resumed else dict(epoch=0, roc_auc=-1.0, loss=float('inf'), threshold=0.5)
     bad, stopped = (ck['bad_epochs'], ck['stopped_early']) if resumed else (0, False)
-    writer = SummaryWriter(str(out / 'tb'), purge_step=start + 1 if resumed else None)
+    writer = SummaryWriter(str(out / 'tb'), purge_step=start + 1 if resumed else 1 if old is not None else None)
     opt = sched = None; cur_stage = None
     ebar = tqdm(total=cfg.epochs, initial=start, desc='epochs', unit='epoch', disable=not progress)
     try:
@@ -418,7 +434,7 @@ def _run(cfg:TrainConfig, out:Path, ck=None, progress=True, on_epoch_end=None):
                 best = dict(epoch=epoch + 1, roc_auc=s['roc_auc'], loss=vloss, threshold=thr, **{k: s[k] for k in ('accuracy', 'sensitivity', 'specificity')})
                 bad = 0
             elif stage == 2: bad += 1
-            stopped = stage == 2 and bad >= cfg.patience and epoch + 1 < cfg.epochs
+            stopped = stage == 2 and cfg.patience > 0 and bad >= cfg.patience and epoch + 1 < cfg.epochs
             # TensorBoard, metrics.json, best.pt, last.pt: in this order (see above)
             st = epoch + 1
             for k in ('loss', 'roc_auc'): writer.add_scalar(f'{k}/train', rec[f'train_{k}'], st)

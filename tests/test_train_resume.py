@@ -14,7 +14,7 @@ EXE = Path(sys.executable).parent / 'scoliosis-xray'
 def _args(data, cache):
     return ['train', '--data', data, '--epochs', '4', '--head-epochs', '1', '--image-size', '96x48', '--batch-size', '8',
             '--backbone', 'resnet18', '--weights', 'none', '--seed', '7', '--num-workers', '0', '--val', '0.25', '--test', '0.2',
-            '--cache', cache, '--quiet']
+            '--cache', cache, '--no-adapt', '--quiet']   # --no-adapt: a head-only stage, so a resume crosses the stage switch
 
 def _env():
     return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')   # the same thread count in every process
@@ -50,11 +50,22 @@ def test_sigkill_and_resume_match_uninterrupted(data):
         if (b / 'metrics.json').exists() and json.loads((b / 'metrics.json').read_text()).get('complete'): break
         if not (b / 'config.json').exists():   # killed before the run folder was written: start again
             cmd = [str(EXE), *map(str, _args(data / 'data', data / 'cache')), '--out', str(b)]
+    # and once more right after a checkpoint lands (the moment TensorBoard, metrics.json and last.pt must agree)
+    if not ((b / 'metrics.json').exists() and json.loads((b / 'metrics.json').read_text()).get('complete')):
+        last = b / 'checkpoints' / 'last.pt'
+        before = last.stat().st_mtime_ns if last.exists() else 0
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
+        t_end = time.time() + 300
+        while p.poll() is None and time.time() < t_end and (not last.exists() or last.stat().st_mtime_ns == before): time.sleep(0.01)
+        if p.poll() is None: p.send_signal(signal.SIGKILL); p.wait(); kills += 1
+        cmd = [str(EXE), 'train', '--resume', str(b), '--quiet']
     assert kills >= 2, 'the test did not interrupt the run'
     r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     ha, hb = _comparable(a), _comparable(b)
     assert ha == hb
+    assert [h['stage'] for h in ha[0]] == [1, 2, 2, 2]                       # the kills fell on both sides of the stage switch
+    assert json.loads((b / 'config.json').read_text())['resumed'], 'config.json does not record the resumes'
     ma, mb = load_checkpoint(a / 'checkpoints' / 'best.pt')['model'], load_checkpoint(b / 'checkpoints' / 'best.pt')['model']
     assert all(torch.equal(ma[k], mb[k]) for k in ma)
     steps = [s for s, _ in read_scalars(b / 'tb')['loss/val']]
