@@ -134,7 +134,7 @@ def _train(p):
     p.add_argument('--device', default=d.device, help='auto | cpu | cuda | cuda:N')
     p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
     p.add_argument('--lr-decay', type=float, default=d.lr_decay, help='stage 2: learning-rate factor per backbone stage, from layer4 down')
-    p.add_argument('--patience', type=int, default=d.patience, help='early stopping patience (stage 2 epochs)')
+    p.add_argument('--patience', type=int, default=d.patience, help='early stopping: stage 2 epochs without a better validation ROC-AUC (0 = never stop early)')
     p.add_argument('--threshold', default=d.threshold, help="decision threshold rule on validation: youden or sensitivity:0.9")
     p.add_argument('--augment', type=float, default=d.augment, help='augmentation strength (0 = off)')
     p.add_argument('--val', type=float, default=d.val, help='validation share')
