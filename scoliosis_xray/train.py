@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 import scoliosis_xray
 from . import __version__
 from .synth import CLASSES, home_dir
-from .data import load_dataset, make_splits, save_splits, load_splits, ImageCache, XrayDataset, DEFAULT_SIZE
+from .data import load_dataset, make_splits, save_splits, load_splits, ImageCache, XrayDataset, DEFAULT_SIZE, _atomic_write
 from .augment import train_transform, eval_transform, describe
 from .model import build_model, freeze_backbone, param_groups
 
@@ -247,8 +247,8 @@ def _ptable(rec):
             f"{rec['images_per_s']:.1f} img/s  data wait {100 * rec['data_wait_share']:.1f}%")
 
 def _write_json(path, obj):
-    path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(obj, indent=1, default=float) + '\n'); os.replace(tmp, path)
+    "Write `obj` as JSON to `path` atomically (metrics.json and config.json are never seen half-written)."
+    _atomic_write(path, (json.dumps(obj, indent=1, default=float) + '\n').encode())
 
 @torch.no_grad()
 def predict_logits(model, x, device, amp='auto')->torch.Tensor:
