@@ -720,6 +720,11 @@ def _eval_name(run, src, split, external):
         if not same: name += '-' + hashlib.sha1(str(Path(src).resolve()).encode()).hexdigest()[:8]
     return name
 
+def _same_source(audit_rep:dict, src)->bool:
+    "Whether audit report `audit_rep` is of dataset `src` (its source may have been given relative to another folder)."
+    if Path(str(audit_rep.get('source', ''))).resolve() == Path(src).resolve(): return True
+    return Path(src).is_dir() and bool(audit_rep.get('root')) and Path(audit_rep['root']).resolve() == Path(src).resolve()
+
 def _is_synthetic(src)->bool:
     p = Path(src)
     return (p / 'synth.json').is_file() if p.is_dir() else False
@@ -801,7 +806,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         fp = out / 'figures' / f'{_slug(k)}.png'; fp.write_bytes(figure_png(f)); fig_paths[k] = str(fp)
     aud_path = run / 'audit.json' if not external else out / 'audit.json'
     audit_rep = json.loads(aud_path.read_text()) if aud_path.is_file() else None
-    if audit_rep is not None and Path(str(audit_rep.get('source', ''))).resolve() != Path(src).resolve(): audit_rep = None   # another dataset's
+    if audit_rep is not None and not _same_source(audit_rep, src): audit_rep = None   # another dataset's audit: redo it
     if audit_rep is None:
         audit_rep = audit(src, progress=progress); aud_path.write_text(json.dumps(audit_rep, indent=1))
     best = json.loads((run / 'metrics.json').read_text()) if (run / 'metrics.json').is_file() else {}
