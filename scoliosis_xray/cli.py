@@ -28,6 +28,12 @@ class CliError(Exception):
 
 EXPECTED_ERRORS = (CliError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    "Shows an option's default, unless it is empty (None, False, '') or the help text already says it."
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == '' or 'default' in (action.help or ''): return action.help
+        return super()._get_help_string(action)
+
 def build_parser(argv=None)->argparse.ArgumentParser:
     """The `scoliosis-xray` argument parser. With `argv`, only the subcommand it names gets its options (the others
     are listed by name), so `scoliosis-xray --version` or `audit` never pays for importing torch to build `train`'s."""
@@ -38,7 +44,7 @@ def build_parser(argv=None)->argparse.ArgumentParser:
     chosen = None if argv is None else next((a for a in argv if a in COMMANDS), '')
     for name, (help, f) in COMMANDS.items():
         h = help.replace('%', '%%')
-        sp = sub.add_parser(name, help=h, description=h, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        sp = sub.add_parser(name, help=h, description=h, formatter_class=_Help)
         if chosen is None or name == chosen: f(sp)
     return p
 
@@ -130,7 +136,7 @@ def _train(p):
     p.add_argument('--backbone', default=d.backbone, help='torchvision backbone (resnet50, resnet18, ...)')
     p.add_argument('--seed', type=int, default=d.seed, help='random seed (same seed, same metrics on the CPU)')
     p.add_argument('--image-size', type=_size, default=d.image_size, help='input size HxW after letterboxing (e.g. 512x256)')
-    p.add_argument('--batch-size', type=int, default=d.batch_size)
+    p.add_argument('--batch-size', type=int, default=d.batch_size, help='images per batch')
     p.add_argument('--device', default=d.device, help='auto | cpu | cuda | cuda:N')
     p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
     p.add_argument('--lr-decay', type=float, default=d.lr_decay, help='stage 2: learning-rate factor per backbone stage, from layer4 down')
@@ -175,12 +181,12 @@ def _evaluate(p):
     p.add_argument('--run', required=True, help='training run folder (from scoliosis-xray train)')
     p.add_argument('--data', default=None, help='another dataset for external validation (default: the run\'s own data)')
     p.add_argument('--split', default='test', choices=('test', 'val', 'train'), help="split of the run's own data")
-    p.add_argument('--out', default=None, help='output folder (default: RUN/eval, or RUN/eval-<dataset> for --data)')
+    p.add_argument('--out', default=None, help='output folder (default: RUN/eval for the test split, RUN/eval-<split> for another, RUN/eval-<dataset> for --data)')
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
     p.add_argument('--no-cam', action='store_true', help='skip Grad-CAM')
-    p.add_argument('--device', default='auto')
-    p.add_argument('--quiet', action='store_true')
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_evaluate_run, command='evaluate')
 
 def _evaluate_run(a):
@@ -202,9 +208,9 @@ def _predict(p):
     p.add_argument('--checkpoint', required=True, help='RUN/checkpoints/best.pt')
     p.add_argument('--out', default=None, help='write predictions to this .csv or .json (default: CSV on stdout)')
     p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR')
-    p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--device', default='auto')
-    p.add_argument('--quiet', action='store_true')
+    p.add_argument('--batch-size', type=int, default=16, help='images per batch (read, predicted and let go together)')
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_predict_run, command='predict')
 
 def _predict_run(a):
@@ -222,13 +228,19 @@ def _cv(p):
     d = TrainConfig()
     p.add_argument('--data', default='', help='dataset folder or CSV (default: the default synthetic dataset)')
     p.add_argument('--out', required=True, help='folder for the fold runs, cv.json and report.html')
-    p.add_argument('--folds', type=int, default=5)
-    p.add_argument('--epochs', type=int, default=d.epochs); p.add_argument('--head-epochs', type=int, default=d.head_epochs)
-    p.add_argument('--weights', default=d.weights); p.add_argument('--backbone', default=d.backbone)
-    p.add_argument('--image-size', type=_size, default=d.image_size); p.add_argument('--batch-size', type=int, default=d.batch_size)
-    p.add_argument('--lr', type=float, default=d.lr); p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--cache', default=''); p.add_argument('--device', default=d.device)
-    p.add_argument('--n-boot', type=int, default=2000); p.add_argument('--quiet', action='store_true')
+    p.add_argument('--folds', type=int, default=5, help='number of folds (each is the test set once)')
+    p.add_argument('--epochs', type=int, default=d.epochs, help='total epochs per fold (both stages)')
+    p.add_argument('--head-epochs', type=int, default=d.head_epochs, help='stage 1 epochs: the head alone on a frozen backbone')
+    p.add_argument('--weights', default=d.weights, help='imagenet | auto | none | path to a state dict')
+    p.add_argument('--backbone', default=d.backbone, help='torchvision backbone (resnet50, resnet18, ...)')
+    p.add_argument('--image-size', type=_size, default=d.image_size, help='input size HxW after letterboxing (e.g. 512x256)')
+    p.add_argument('--batch-size', type=int, default=d.batch_size, help='images per batch')
+    p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
+    p.add_argument('--seed', type=int, default=0, help='seed of the folds, the training runs and the bootstrap')
+    p.add_argument('--cache', default='', help='decode-once cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
+    p.add_argument('--device', default=d.device, help='auto | cpu | cuda | cuda:N')
+    p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_cv_run, command='cv')
 
 def _cv_run(a):
