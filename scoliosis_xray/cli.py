@@ -123,6 +123,16 @@ def _size(s):
         return tuple(parts)
     except ValueError: raise argparse.ArgumentTypeError(f"image size must be HxW (e.g. 512x256) or one number, each at least 32, not {s!r}")
 
+def _model_options(p, d):
+    "The training options `train` and `cv` share, with `TrainConfig` `d`'s defaults."
+    p.add_argument('--epochs', type=int, default=d.epochs, help='total epochs (both stages)')
+    p.add_argument('--head-epochs', type=int, default=d.head_epochs, help='stage 1 epochs: the head alone on a frozen backbone')
+    p.add_argument('--weights', default=d.weights, help='imagenet | auto | none | path to a state dict')
+    p.add_argument('--backbone', default=d.backbone, help='torchvision backbone (resnet50, resnet18, ...)')
+    p.add_argument('--image-size', type=_size, default=d.image_size, help='input size HxW after letterboxing (e.g. 512x256)')
+    p.add_argument('--batch-size', type=int, default=d.batch_size, help='images per batch')
+    p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
+
 @command('train', 'Fine-tune ResNet50 (or another torchvision backbone) to tell Normal from Scoliosis; logs to RUN/tb for TensorBoard.')
 def _train(p):
     from scoliosis_xray.train import TrainConfig
@@ -130,15 +140,9 @@ def _train(p):
     p.add_argument('--data', default='', help='dataset folder or CSV (default: the default synthetic dataset)')
     p.add_argument('--out', default=None, help='run folder to create (required unless --resume)')
     p.add_argument('--resume', default=None, metavar='RUN', help='continue this run from its last completed epoch')
-    p.add_argument('--epochs', type=int, default=d.epochs, help='total epochs (both stages)')
-    p.add_argument('--head-epochs', type=int, default=d.head_epochs, help='stage 1 epochs: the head alone on a frozen backbone')
-    p.add_argument('--weights', default=d.weights, help='imagenet | auto | none | path to a state dict')
-    p.add_argument('--backbone', default=d.backbone, help='torchvision backbone (resnet50, resnet18, ...)')
+    _model_options(p, d)
     p.add_argument('--seed', type=int, default=d.seed, help='random seed (same seed, same metrics on the CPU)')
-    p.add_argument('--image-size', type=_size, default=d.image_size, help='input size HxW after letterboxing (e.g. 512x256)')
-    p.add_argument('--batch-size', type=int, default=d.batch_size, help='images per batch')
     p.add_argument('--device', default=d.device, help='auto | cpu | cuda | cuda:N')
-    p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
     p.add_argument('--lr-decay', type=float, default=d.lr_decay, help='stage 2: learning-rate factor per backbone stage, from layer4 down')
     p.add_argument('--patience', type=int, default=d.patience, help='early stopping: stage 2 epochs without a better validation ROC-AUC (0 = never stop early)')
     p.add_argument('--threshold', default=d.threshold, help="decision threshold rule on validation: youden or sensitivity:0.9")
@@ -229,13 +233,7 @@ def _cv(p):
     p.add_argument('--data', default='', help='dataset folder or CSV (default: the default synthetic dataset)')
     p.add_argument('--out', required=True, help='folder for the fold runs, cv.json and report.html')
     p.add_argument('--folds', type=int, default=5, help='number of folds (each is the test set once)')
-    p.add_argument('--epochs', type=int, default=d.epochs, help='total epochs per fold (both stages)')
-    p.add_argument('--head-epochs', type=int, default=d.head_epochs, help='stage 1 epochs: the head alone on a frozen backbone')
-    p.add_argument('--weights', default=d.weights, help='imagenet | auto | none | path to a state dict')
-    p.add_argument('--backbone', default=d.backbone, help='torchvision backbone (resnet50, resnet18, ...)')
-    p.add_argument('--image-size', type=_size, default=d.image_size, help='input size HxW after letterboxing (e.g. 512x256)')
-    p.add_argument('--batch-size', type=int, default=d.batch_size, help='images per batch')
-    p.add_argument('--lr', type=float, default=d.lr, help='head learning rate')
+    _model_options(p, d)
     p.add_argument('--seed', type=int, default=0, help='seed of the folds, the training runs and the bootstrap')
     p.add_argument('--cache', default='', help='decode-once cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
     p.add_argument('--device', default=d.device, help='auto | cpu | cuda | cuda:N')
