@@ -18,7 +18,7 @@ help:
 	@echo "make docs-check  render the notebooks' saved outputs to HTML (no Quarto) and check every page"
 	@echo "make export      nbdev-export + nbdev-clean + README.md from nbs/index.ipynb"
 	@echo "make notebooks   re-execute the notebooks to refresh their saved outputs and figures"
-	@echo "make deploy      TensorBoard on AWS Fargate (needs AWS credentials, Docker, AWS CLI, Terraform; see nbs/08_deploy.ipynb)"
+	@echo "make deploy      TensorBoard on AWS Fargate (needs AWS credentials, Docker, AWS CLI, Terraform; see nbs/30_deploy.ipynb)"
 	@echo "make undeploy    destroy what make deploy created"
 
 $(BIN)/python:

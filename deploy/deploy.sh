@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make deploy`: create or update the TensorBoard dashboard on AWS Fargate (nbs/08_deploy.ipynb explains each step).
+# `make deploy`: create or update the TensorBoard dashboard on AWS Fargate (nbs/30_deploy.ipynb explains each step).
 # Needs AWS credentials (e.g. AWS_PROFILE), a running Docker engine, the AWS CLI and Terraform >= 1.9, and
 # deploy/terraform/terraform.tfvars (copy terraform.tfvars.example). AUTO_APPROVE=1 skips Terraform's confirmations.
 # Not run by `make test`: the tests apply the same configuration to a local AWS (moto) instead.
