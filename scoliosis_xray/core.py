@@ -7,16 +7,17 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/core.html.md"""
 
 # %% auto #0
 __all__ = ['CLASSES', 'COBB_THRESHOLD', 'LEVELS', 'GRADES', 'LEDGER', 'severity', 'label_of', 'home_dir', 'cache_dir',
-           'sha256_file', 'sha256_bytes', 'jsonable', 'dumps_json', 'OverwriteError', 'written_by_package',
-           'check_writable', 'atomic_write', 'save_torch', 'write_csv', 'to_unit_float', 'to_input', 'tb_writer']
+           'sha256_file', 'sha256_bytes', 'jsonable', 'dumps_json', 'OverwriteError', 'read_ledger',
+           'written_by_package', 'check_writable', 'atomic_write', 'save_torch', 'write_csv', 'to_unit_float',
+           'to_input', 'tb_writer']
 
-# %% ../nbs/00_core.ipynb #b239e4d5
+# %% ../nbs/00_core.ipynb #e117a26e
 import hashlib, json, math, os, tempfile, time, contextlib
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #98531a3a
+# %% ../nbs/00_core.ipynb #94615979
 CLASSES = ('Normal', 'Scoliosis')
 COBB_THRESHOLD = 10.0
 LEVELS = [f'T{i}' for i in range(1, 13)] + [f'L{i}' for i in range(1, 6)]
@@ -33,7 +34,7 @@ def label_of(cobb:float, threshold:float=COBB_THRESHOLD)->str:
     "The class of a Cobb angle: Scoliosis at `threshold` degrees or more."
     return CLASSES[int(cobb >= threshold)]
 
-# %% ../nbs/00_core.ipynb #d32a7dc8
+# %% ../nbs/00_core.ipynb #34747957
 def home_dir()->Path:
     "Where scoliosis-xray keeps generated data: `$SCOLIOSIS_XRAY_HOME` or `~/.cache/scoliosis_xray`."
     return Path(os.environ.get('SCOLIOSIS_XRAY_HOME') or Path.home() / '.cache' / 'scoliosis_xray')
@@ -42,7 +43,7 @@ def cache_dir()->Path:
     "The default decode-once image cache: `home_dir()/cache`."
     return home_dir() / 'cache'
 
-# %% ../nbs/00_core.ipynb #88c04415
+# %% ../nbs/00_core.ipynb #f24893b3
 def sha256_file(path, chunk:int=1 << 20)->str:
     "SHA-256 (hex) of the file at `path`, read in chunks."
     h = hashlib.sha256()
@@ -54,7 +55,7 @@ def sha256_bytes(data:bytes)->str:
     "SHA-256 (hex) of `data`."
     return hashlib.sha256(data).hexdigest()
 
-# %% ../nbs/00_core.ipynb #cc0ad6ce
+# %% ../nbs/00_core.ipynb #89a3861d
 def jsonable(x):
     "`x` with numpy scalars/arrays as Python numbers/lists, NaN and inf as None, tuples as lists, paths as strings."
     if isinstance(x, dict): return {str(k): jsonable(v) for k, v in x.items()}
@@ -70,7 +71,7 @@ def dumps_json(obj, indent:int=1)->str:
     "Strict JSON text of `obj` (through `jsonable`), ending with a newline."
     return json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + '\n'
 
-# %% ../nbs/00_core.ipynb #fa398db9
+# %% ../nbs/00_core.ipynb #2924ea31
 LEDGER = '.scoliosis-xray-files.json'
 
 class OverwriteError(FileExistsError):
@@ -80,7 +81,9 @@ def _signature(p:Path):
     st = p.stat()
     return [st.st_size, st.st_mtime_ns]
 
-def _ledger(folder:Path)->dict:
+def read_ledger(folder)->dict:
+    "The ledger of `folder`: {file name: [size, mtime_ns]} of the files the package wrote there (empty if none)."
+    folder = Path(folder)
     try: d = json.loads((folder / LEDGER).read_text(encoding='utf-8'))
     except (OSError, ValueError): return {}
     return d if isinstance(d, dict) else {}
@@ -89,9 +92,9 @@ def written_by_package(path)->bool:
     "Whether `path` is a file the package wrote and that has not been changed since (by its folder's ledger)."
     p = Path(path)
     if not p.is_file(): return False
-    return _ledger(p.parent).get(p.name) == _signature(p)
+    return read_ledger(p.parent).get(p.name) == _signature(p)
 
-# %% ../nbs/00_core.ipynb #b2bfb075
+# %% ../nbs/00_core.ipynb #0b86a8ac
 def _same_file(a:Path, b)->bool:
     try: return os.path.samefile(a, b)
     except OSError: return os.path.abspath(a) == os.path.abspath(b)
@@ -109,10 +112,10 @@ def check_writable(path, overwrite:bool=False, inputs=())->Path:
                              'choose another name, or pass --overwrite to replace it')
     return p
 
-# %% ../nbs/00_core.ipynb #630f6f7f
+# %% ../nbs/00_core.ipynb #9acafae5
 def _record(p:Path):
     "Add `p` to its folder's ledger (itself written atomically)."
-    led = _ledger(p.parent)
+    led = read_ledger(p.parent)
     led[p.name] = _signature(p)
     led = {k: v for k, v in led.items() if (p.parent / k).is_file()}
     _replace(p.parent / LEDGER, (json.dumps(led, indent=0, sort_keys=True) + '\n').encode())
@@ -130,7 +133,7 @@ def _replace(path:Path, data, fsync:bool=False):
         with contextlib.suppress(OSError): os.unlink(tmp)
         raise
 
-# %% ../nbs/00_core.ipynb #34740979
+# %% ../nbs/00_core.ipynb #a30ee566
 def _encode(data):
     if isinstance(data, str): return data.encode('utf-8', 'surrogateescape')
     if isinstance(data, (bytes, bytearray, memoryview)) or callable(data): return data
@@ -146,7 +149,7 @@ def atomic_write(path, data, overwrite:bool=False, inputs=(), record:bool=True, 
     if record: _record(p)
     return p
 
-# %% ../nbs/00_core.ipynb #10f722e3
+# %% ../nbs/00_core.ipynb #a264721a
 def save_torch(path, obj, overwrite:bool=False, inputs=())->Path:
     "`torch.save(obj)` to `path` through `atomic_write` (with fsync)."
     import torch
@@ -157,7 +160,7 @@ def write_csv(path, df, overwrite:bool=False, inputs=())->Path:
     def w(f): f.write(df.to_csv(index=False, lineterminator='\n').encode('utf-8', 'surrogateescape'))
     return atomic_write(path, w, overwrite=overwrite, inputs=inputs)
 
-# %% ../nbs/00_core.ipynb #f5a9dc01
+# %% ../nbs/00_core.ipynb #aab891d5
 def to_unit_float(a)->np.ndarray:
     "`a` as float32 in [0, 1]: uint8 / 255, uint16 / 65535; floats kept (divided by 255 when they look like 0-255)."
     a = np.asarray(a)
@@ -171,7 +174,7 @@ def to_input(a):
     import torch
     return torch.from_numpy(np.ascontiguousarray(to_unit_float(a)))[None]
 
-# %% ../nbs/00_core.ipynb #f90912ec
+# %% ../nbs/00_core.ipynb #368cdf67
 def tb_writer(logdir, name:str=None, purge_step:int=None):
     "A TensorBoard `SummaryWriter` for `logdir/name` (`/` in `name` becomes `_`); torch is imported only here."
     from torch.utils.tensorboard import SummaryWriter

@@ -6,8 +6,8 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/model.html.md"""
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BACKBONES', 'OFFLINE_ENV', 'PROBE_TIMEOUT', 'DOWNLOAD_TIMEOUT', 'ScoliosisNet',
-           'WeightsUnavailableError', 'WeightsFileError', 'sha256_file', 'hub_checkpoint_dir', 'imagenet_weights',
-           'reachable', 'read_state_dict', 'build_model', 'freeze_backbone', 'param_groups']
+           'WeightsUnavailableError', 'WeightsFileError', 'hub_checkpoint_dir', 'imagenet_weights', 'reachable',
+           'read_state_dict', 'build_model', 'freeze_backbone', 'param_groups']
 
 # %% ../nbs/14_model.ipynb #bc025cd1
 import hashlib, logging, os, re, socket, threading, urllib.parse, urllib.request
@@ -17,6 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 import torchvision
+
+from .core import sha256_file
 
 # %% ../nbs/14_model.ipynb #2114cf2e
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -102,13 +104,6 @@ class WeightsUnavailableError(FileNotFoundError):
 
 class WeightsFileError(ValueError):
     "A weights file that cannot be read as a state dict, or does not fit the backbone."
-
-def sha256_file(path, chunk=1 << 20)->str:
-    "SHA-256 of a file, read in chunks."
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        while b := f.read(chunk): h.update(b)
-    return h.hexdigest()
 
 def hub_checkpoint_dir()->Path:
     "Where torch hub caches weight files: `$TORCH_HOME/hub/checkpoints` (default `~/.cache/torch/hub/checkpoints`)."
