@@ -39,22 +39,22 @@ class TrainConfig:
     out: str = 'runs/run'           # the run directory
     epochs: int = 12                # total epochs, both stages
     head_epochs: int = 2            # stage 1: the head alone, backbone (and its BatchNorm statistics) frozen
-    backbone: str = 'resnet50'
+    backbone: str = 'resnet50'      # torchvision backbone: resnet50, resnet18, ...
     weights: str = 'auto'           # imagenet | auto | none | path to a state dict
-    dropout: float = 0.2
+    dropout: float = 0.2            # dropout before the head's linear layer, in [0, 1)
     image_size: tuple = DEFAULT_SIZE  # (height, width) of the letterboxed input
-    batch_size: int = 16
+    batch_size: int = 16            # images per batch (at least 2, for BatchNorm)
     lr: float = 1e-3                # head learning rate (stage 1 and 2)
     lr_decay: float = 0.5           # stage 2: each backbone stage, from layer4 down to the stem, gets the one above's rate times this
-    weight_decay: float = 1e-4
+    weight_decay: float = 1e-4      # AdamW weight decay (not on biases and norm layers)
     warmup: float = 0.1             # share of each stage's steps spent in linear warm-up (then cosine decay)
     patience: int = 5               # early stopping: stage-2 epochs without a better validation ROC-AUC (0 = never stop early)
-    threshold: str = 'youden'       # 'youden' or 'sensitivity:0.90'
+    threshold: str = 'youden'       # decision threshold rule on validation: youden (max Youden J) or sensitivity:T (e.g. sensitivity:0.9)
     augment: float = 1.0            # augmentation strength (0 = none)
     val: float = 0.15               # validation share
     test: float = 0.2               # test share (held out, never read during training)
     splits: str = ''                # an existing splits.csv to reuse ('' = make one)
-    seed: int = 0
+    seed: int = 0                   # random seed (same seed, same metrics on the CPU)
     device: str = 'auto'            # auto | cpu | cuda | cuda:N
     num_workers: int = -1           # DataLoader workers (-1 = automatic)
     cache: str = ''                 # decode-once cache folder ('' = $SCOLIOSIS_XRAY_HOME/cache)

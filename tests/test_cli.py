@@ -1,5 +1,5 @@
 """The installed `scoliosis-xray` console script, as a user runs it (subprocesses, no in-process shortcuts)."""
-import hashlib, subprocess, sys
+import hashlib, json, os, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +45,31 @@ def test_synth_bad_arguments(tmp_path):
     assert r.returncode == 2 and 'invalid choice' in r.stderr
 
 def test_startup_is_light():
-    "Building the parser for --version or audit imports neither torch nor pandas; only the subcommand asked for is built."
+    "Building the parser for --version or audit imports neither torch, pandas nor the trainer; only the subcommand asked for is built."
     code = ("import sys; from scoliosis_xray import cli; cli.build_parser(['--version']); cli.build_parser(['audit', 'x']); "
-            "print('torch' in sys.modules, 'pandas' in sys.modules)")
+            "print('torch' in sys.modules, 'pandas' in sys.modules, 'scoliosis_xray.train' in sys.modules)")
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
-    assert r.returncode == 0 and r.stdout.split() == ['False', 'False'], (r.stdout, r.stderr)
+    assert r.returncode == 0 and r.stdout.split() == ['False', 'False', 'False'], (r.stdout, r.stderr)
+
+# Each differs from TrainConfig's default (checked below), so a setting that does not reach the folds fails the test.
+CV_SETTINGS = dict(amp='off', patience=3, augment=0.3, lr_decay=0.7, dropout=0.1, weight_decay=0.001, warmup=0.05,
+                   threshold='sensitivity:0.9', lr=0.002, seed=3, device='cpu', backbone='resnet18', weights='none', epochs=1,
+                   head_epochs=0, max_batches=1, batch_size=4, num_workers=0)
+
+def test_cv_folds_train_with_the_settings_given(tmp_path):
+    """A real, tiny cross-validation through the console script (3 folds of 16 synthetic images, one batch per fold,
+    15 to 30 s): every fold's config.json holds each training setting given on the command line."""
+    from scoliosis_xray.train import TrainConfig
+    want = dict(CV_SETTINGS, image_size=[64, 32], adapt_random_init=False, data=str(tmp_path / 'data'), cache=str(tmp_path / 'cache'))
+    assert [k for k, v in want.items() if getattr(TrainConfig(), k) == (tuple(v) if isinstance(v, list) else v)] == []
+    r = sx('synth', '--out', tmp_path / 'data', '--n', 16, '--height', 256, '--quiet'); assert r.returncode == 0, r.stderr
+    cv = tmp_path / 'cv'
+    words = [w for k, v in CV_SETTINGS.items() for w in ('--' + k.replace('_', '-'), v)]
+    r = sx('cv', '--data', tmp_path / 'data', '--out', cv, '--folds', 3, '--n-boot', 50, '--cache', tmp_path / 'cache',
+           '--image-size', '64x32', '--no-adapt', '--quiet', *words, env=dict(os.environ, OMP_NUM_THREADS='1'), timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert 'ROC-AUC' in r.stdout and (cv / 'cv.json').is_file() and (cv / 'report.html').is_file()
+    for i in range(3):
+        c = json.loads((cv / f'fold{i}' / 'config.json').read_text())['train']
+        assert {k: c[k] for k in want} == want, i
+        assert c['out'] == str(cv / f'fold{i}') and c['splits'] == str(cv / f'fold{i}' / 'fold-splits.csv')
