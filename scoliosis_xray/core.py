@@ -11,13 +11,13 @@ __all__ = ['CLASSES', 'COBB_THRESHOLD', 'LEVELS', 'GRADES', 'LEDGER', 'severity'
            'written_by_package', 'check_writable', 'atomic_write', 'save_torch', 'write_csv', 'to_unit_float',
            'to_input', 'tb_writer']
 
-# %% ../nbs/00_core.ipynb #e117a26e
+# %% ../nbs/00_core.ipynb #b97984dd
 import hashlib, json, math, os, tempfile, time, contextlib
 from pathlib import Path
 
 import numpy as np
 
-# %% ../nbs/00_core.ipynb #94615979
+# %% ../nbs/00_core.ipynb #d8c91720
 CLASSES = ('Normal', 'Scoliosis')
 COBB_THRESHOLD = 10.0
 LEVELS = [f'T{i}' for i in range(1, 13)] + [f'L{i}' for i in range(1, 6)]
@@ -34,7 +34,7 @@ def label_of(cobb:float, threshold:float=COBB_THRESHOLD)->str:
     "The class of a Cobb angle: Scoliosis at `threshold` degrees or more."
     return CLASSES[int(cobb >= threshold)]
 
-# %% ../nbs/00_core.ipynb #34747957
+# %% ../nbs/00_core.ipynb #2b63308d
 def home_dir()->Path:
     "Where scoliosis-xray keeps generated data: `$SCOLIOSIS_XRAY_HOME` or `~/.cache/scoliosis_xray`."
     return Path(os.environ.get('SCOLIOSIS_XRAY_HOME') or Path.home() / '.cache' / 'scoliosis_xray')
@@ -43,7 +43,7 @@ def cache_dir()->Path:
     "The default decode-once image cache: `home_dir()/cache`."
     return home_dir() / 'cache'
 
-# %% ../nbs/00_core.ipynb #f24893b3
+# %% ../nbs/00_core.ipynb #456455f3
 def sha256_file(path, chunk:int=1 << 20)->str:
     "SHA-256 (hex) of the file at `path`, read in chunks."
     h = hashlib.sha256()
@@ -55,7 +55,7 @@ def sha256_bytes(data:bytes)->str:
     "SHA-256 (hex) of `data`."
     return hashlib.sha256(data).hexdigest()
 
-# %% ../nbs/00_core.ipynb #89a3861d
+# %% ../nbs/00_core.ipynb #c85357b2
 def jsonable(x):
     "`x` with numpy scalars/arrays as Python numbers/lists, NaN and inf as None, tuples as lists, paths as strings."
     if isinstance(x, dict): return {str(k): jsonable(v) for k, v in x.items()}
@@ -71,7 +71,7 @@ def dumps_json(obj, indent:int=1)->str:
     "Strict JSON text of `obj` (through `jsonable`), ending with a newline."
     return json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + '\n'
 
-# %% ../nbs/00_core.ipynb #2924ea31
+# %% ../nbs/00_core.ipynb #2a50e795
 LEDGER = '.scoliosis-xray-files.json'
 
 class OverwriteError(FileExistsError):
@@ -94,7 +94,7 @@ def written_by_package(path)->bool:
     if not p.is_file(): return False
     return read_ledger(p.parent).get(p.name) == _signature(p)
 
-# %% ../nbs/00_core.ipynb #0b86a8ac
+# %% ../nbs/00_core.ipynb #11a20a5d
 def _same_file(a:Path, b)->bool:
     try: return os.path.samefile(a, b)
     except OSError: return os.path.abspath(a) == os.path.abspath(b)
@@ -112,7 +112,7 @@ def check_writable(path, overwrite:bool=False, inputs=())->Path:
                              'choose another name, or pass --overwrite to replace it')
     return p
 
-# %% ../nbs/00_core.ipynb #9acafae5
+# %% ../nbs/00_core.ipynb #315381a9
 def _record(p:Path):
     "Add `p` to its folder's ledger (itself written atomically)."
     led = read_ledger(p.parent)
@@ -133,7 +133,7 @@ def _replace(path:Path, data, fsync:bool=False):
         with contextlib.suppress(OSError): os.unlink(tmp)
         raise
 
-# %% ../nbs/00_core.ipynb #a30ee566
+# %% ../nbs/00_core.ipynb #399f5175
 def _encode(data):
     if isinstance(data, str): return data.encode('utf-8', 'surrogateescape')
     if isinstance(data, (bytes, bytearray, memoryview)) or callable(data): return data
@@ -149,7 +149,7 @@ def atomic_write(path, data, overwrite:bool=False, inputs=(), record:bool=True, 
     if record: _record(p)
     return p
 
-# %% ../nbs/00_core.ipynb #a264721a
+# %% ../nbs/00_core.ipynb #641138b4
 def save_torch(path, obj, overwrite:bool=False, inputs=())->Path:
     "`torch.save(obj)` to `path` through `atomic_write` (with fsync)."
     import torch
@@ -160,7 +160,7 @@ def write_csv(path, df, overwrite:bool=False, inputs=())->Path:
     def w(f): f.write(df.to_csv(index=False, lineterminator='\n').encode('utf-8', 'surrogateescape'))
     return atomic_write(path, w, overwrite=overwrite, inputs=inputs)
 
-# %% ../nbs/00_core.ipynb #aab891d5
+# %% ../nbs/00_core.ipynb #e8b89cd0
 def to_unit_float(a)->np.ndarray:
     "`a` as float32 in [0, 1]: uint8 / 255, uint16 / 65535; floats kept (divided by 255 when they look like 0-255)."
     a = np.asarray(a)
@@ -174,7 +174,7 @@ def to_input(a):
     import torch
     return torch.from_numpy(np.ascontiguousarray(to_unit_float(a)))[None]
 
-# %% ../nbs/00_core.ipynb #368cdf67
+# %% ../nbs/00_core.ipynb #44658bfe
 def tb_writer(logdir, name:str=None, purge_step:int=None):
     "A TensorBoard `SummaryWriter` for `logdir/name` (`/` in `name` becomes `_`); torch is imported only here."
     from torch.utils.tensorboard import SummaryWriter

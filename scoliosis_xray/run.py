@@ -9,26 +9,26 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/run.html.md"""
 __all__ = ['LOCK', 'RunError', 'RunLockedError', 'fingerprint', 'stored_path', 'resolve_stored', 'locked', 'Run',
            'check_output_folder']
 
-# %% ../nbs/01_run.ipynb #b0c146d2
+# %% ../nbs/01_run.ipynb #46be8bdd
 import contextlib, json, os, shutil, time
 from dataclasses import dataclass, asdict, field, fields
 from pathlib import Path
 
 from .core import CLASSES, atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger
 
-# %% ../nbs/01_run.ipynb #3543955f
+# %% ../nbs/01_run.ipynb #0a9aae62
 class RunError(ValueError):
     "A folder that is not a run, a run made with other settings, or a run file of the wrong shape."
 
 class RunLockedError(RuntimeError):
     "Another process is writing to the run folder."
 
-# %% ../nbs/01_run.ipynb #1d3a8ac9
+# %% ../nbs/01_run.ipynb #53f3cf54
 def fingerprint(settings:dict, data=None)->str:
     "A 16-hex-digit hash of `settings` and `data` (anything JSON can hold), independent of key order."
     return sha256_bytes(json.dumps(json.loads(dumps_json(dict(settings=settings, data=data))), sort_keys=True).encode())[:16]
 
-# %% ../nbs/01_run.ipynb #d67c349d
+# %% ../nbs/01_run.ipynb #64b4287a
 def stored_path(p, run_dir)->dict:
     "How a run records path `p`: `{'path': absolute, 'relative': relative to run_dir}` (`relative` None across drives)."
     a = os.path.abspath(p)
@@ -45,7 +45,7 @@ def resolve_stored(rec, run_dir)->Path|None:
     cands = ([Path(run_dir) / rel] if rel else []) + ([Path(ab)] if ab and Path(ab).is_absolute() else []) + ([Path(run_dir) / ab] if ab and not Path(ab).is_absolute() else [])
     return next((c for c in cands if c.exists()), None)
 
-# %% ../nbs/01_run.ipynb #8f7918f8
+# %% ../nbs/01_run.ipynb #eda6bfed
 LOCK = '.lock'
 
 @contextlib.contextmanager
@@ -65,7 +65,7 @@ def locked(folder, what:str='writing'):
         yield folder
     finally: f.close()
 
-# %% ../nbs/01_run.ipynb #6f34e658
+# %% ../nbs/01_run.ipynb #17959db8
 class Run:
     "A run folder: its files, its config and metrics, and the rules for creating, reusing and resuming it."
     CONFIG, METRICS, SPLITS, AUDIT, SKIPPED = 'config.json', 'metrics.json', 'splits.csv', 'audit.json', 'skipped.csv'
@@ -94,7 +94,7 @@ class Run:
     def tb(self): return self.path / 'tb'
     def eval_dir(self, name:str='eval')->Path: return self.path / name
 
-# %% ../nbs/01_run.ipynb #10fcd20f
+# %% ../nbs/01_run.ipynb #24dce4d2
 def _read_json(path:Path, what:str):
     try: d = json.loads(path.read_text(encoding='utf-8'))
     except FileNotFoundError: raise RunError(f'{path.parent} is not a run: it has no {path.name}') from None
@@ -121,7 +121,7 @@ Run.exists, Run.load_config, Run.load_metrics = property(_is_run), _load_config,
 Run.save_config = lambda self, conf: atomic_write(self.config_file, conf)
 Run.save_metrics = lambda self, m: atomic_write(self.metrics_file, m)
 
-# %% ../nbs/01_run.ipynb #a2626b8f
+# %% ../nbs/01_run.ipynb #aaa997ad
 def _foreign(folder:Path)->list:
     "Entries of `folder` the package did not write (hidden bookkeeping files aside)."
     led = read_ledger(folder)
@@ -151,7 +151,7 @@ def _remove_temporary(self):
 
 Run.clear, Run.remove_temporary = _clear, _remove_temporary
 
-# %% ../nbs/01_run.ipynb #f17644e1
+# %% ../nbs/01_run.ipynb #913fc31e
 def _claim(self, fp:str, overwrite:bool=False, resume_hint:bool=True)->str:
     """Decide what this folder may become for a new run with fingerprint `fp`, before anything is written: 'new',
     'restart' (same settings, no epoch finished yet) or 'reuse' (same settings, finished). Raises `RunError` otherwise."""
@@ -172,7 +172,7 @@ def _claim(self, fp:str, overwrite:bool=False, resume_hint:bool=True)->str:
 
 Run.claim = _claim
 
-# %% ../nbs/01_run.ipynb #c1a6bc48
+# %% ../nbs/01_run.ipynb #b773d267
 def check_output_folder(out, inputs=(), what:str='output')->Path:
     "Refuse `out` when it holds a run (its `config.json`) or is one of the `inputs` folders; returns `out` as a `Path`."
     out = Path(out)
