@@ -239,7 +239,7 @@ def _predict(p):
     p.set_defaults(func=_predict_run, command='predict')
 
 def _predict_run(a):
-    from scoliosis_xray.explain import predict
+    from scoliosis_xray.predict import predict
     df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
     if a.out is None: print(df.to_csv(index=False), end='')
     bad = df[df.error != '']

@@ -8,9 +8,10 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 __all__ = ['DEFAULT_SIZE', 'SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS',
            'CACHE_VERSION', 'SHORTCUT_AUC', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError',
            'sniff_format', 'read_image', 'letterbox_geometry', 'intensity_window', 'preprocess', 'parse_size',
-           'DataWarning', 'parse_class_map', 'load_dataset', 'perceptual_hash', 'hash_distance', 'ImageCache',
-           'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit', 'save_audit', 'assign_groups',
-           'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset', 'split_datasets']
+           'DataWarning', 'parse_class_map', 'list_images', 'load_dataset', 'perceptual_hash', 'hash_distance',
+           'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit', 'save_audit',
+           'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
+           'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
 import contextlib, hashlib, json, math, os, re, struct, tempfile, warnings
@@ -254,8 +255,9 @@ def _is_image_name(p:Path)->bool:
         with open(p, 'rb') as f: return f.read(132)[128:132] == b'DICM'
     except OSError: return False
 
-def _list_images(folder:Path):
-    "(image files, other files) under `folder`, recursively, sorted; hidden files are skipped."
+def list_images(folder:Path):
+    """`(image files, other files)` under `folder`, recursively, sorted: images by name (or DICOM by content); hidden
+    files and folders, and system files (Thumbs.db, desktop.ini, DICOMDIR), are skipped."""
     imgs, other = [], []
     for p in sorted(folder.rglob('*')):
         rel = p.relative_to(folder).parts
@@ -268,7 +270,7 @@ def _describe_folders(found):
 
 # %% ../nbs/11_data.ipynb #bf18f1d5
 def _from_folders(src:Path, class_map, problems):
-    found = {d.name: _list_images(d) for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith(('.', '_'))}
+    found = {d.name: list_images(d) for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith(('.', '_'))}
     if class_map is not None:
         unknown = [k for k in class_map if k not in found]
         if unknown: raise ValueError(f'{src}: class_map names folder(s) {", ".join(map(repr, unknown))} that do not exist; '
