@@ -109,7 +109,8 @@ def spine_mass_fraction(cam, spine_mask)->float:
 import functools, json
 from pathlib import Path
 import pandas as pd
-from .core import to_input
+from .core import to_input, atomic_write, write_csv, tb_writer
+from .run import Run, locked
 from .synth import read_landmarks
 from .data import letterbox_geometry
 from .augment import eval_transform
@@ -151,7 +152,7 @@ def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, b
             areas.append(float(mask.mean()))
     shares = np.array(shares, dtype=float)
     ok = ~np.isnan(shares)
-    if out_csv is not None: pd.DataFrame(dict(path=paths, share_on_spine=shares, region_area=areas)).to_csv(out_csv, index=False)
+    if out_csv is not None: write_csv(out_csv, pd.DataFrame(dict(path=paths, share_on_spine=shares, region_area=areas)))
     return dict(images=int(ok.sum()), region=f'vertebrae widened by {margin:g} vertebral width(s) each side',
                 median_share_on_spine=round(float(np.median(shares[ok])), 3) if ok.any() else None,
                 share_of_images_mostly_on_spine=round(float((shares[ok] > 0.5).mean()), 3) if ok.any() else None,
@@ -168,9 +169,8 @@ def _outcome_grid(model, pr, x_of, threshold, k, batch_size, title):
 # %% ../nbs/17_explain.ipynb #a16eda51
 def _log_gradcam(run, facts, fig, info):
     "The grid and the median spine share into the run's TensorBoard, next to the evaluation's own scalars and figures."
-    from torch.utils.tensorboard import SummaryWriter
     tag = facts.get('tensorboard_tag', 'eval/test')
-    with SummaryWriter(str(run / 'tb' / tag.replace('/', '_'))) as w:
+    with tb_writer(run.tb, tag) as w:
         w.add_figure(f'{tag}/gradcam', fig, 0)
         if info.get('median_share_on_spine') is not None: w.add_scalar(f'{tag}/gradcam_median_share_on_spine', info['median_share_on_spine'], 0)
 
@@ -179,20 +179,22 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
     """Grad-CAM for an evaluated run (`RUN/eval` by default): the TP/FP/FN/TN grid and, for synthetic data, the share
     of the Scoliosis images' maps on the spine region (`spine_share`). Updates `facts.json` and the report; returns
     the Grad-CAM facts."""
-    run = Path(run)
-    out = Path(out) if out else run / 'eval'
-    if not (out / 'predictions.csv').is_file(): raise EvaluationError(f'{out} holds no evaluation: run `scoliosis-xray evaluate --run {run}` first')
+    run = Run(run)
+    out = Path(out) if out else run.eval_dir()
+    if not (out / 'predictions.csv').is_file(): raise EvaluationError(f'{out} holds no evaluation: run `scoliosis-xray evaluate --run {run.path}` first')
+    with locked(out, 'explaining'): return _explain(run, out, k, margin, device, batch_size, tensorboard)
+
+def _explain(run, out, k, margin, device, batch_size, tensorboard)->dict:
+    "`explain_run`'s work, in the locked evaluation folder `out`."
     facts = json.loads((out / 'facts.json').read_text())
-    conf = json.loads((run / 'config.json').read_text())
-    model, ck = load_model(run / 'checkpoints' / 'best.pt', resolve_device(device))
-    cache = run_cache(conf, ck)
+    conf = run.load_config()
+    model, ck = load_model(run.best, resolve_device(device))
+    cache = run_cache(run, conf, ck)
     tf = eval_transform(tuple(cache.size))
     pr = pd.read_csv(out / 'predictions.csv')
     x_of = lambda p: tf(to_input(cache.get(p)))
     fig = _outcome_grid(model, pr, x_of, ck['threshold'], k, batch_size, f'Grad-CAM ({run.name}, {facts.get("split", "test")})')
-    (out / 'figures').mkdir(exist_ok=True)
-    fp = out / 'figures' / 'grad-cam.png'
-    fp.write_bytes(figure_png(fig))
+    fp = atomic_write(out / 'figures' / 'grad-cam.png', figure_png(fig))
     layer = next((n.split('.')[-1] for n, m in model.named_modules() if m is getattr(model, 'cam_layer', None)), 'last stage')
     info = dict(layer=f'{layer} (last stage)', examples_per_outcome=k)
     src = Path(facts['data']['source'])
@@ -204,7 +206,7 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
             info['layer3_median_share_on_spine'] = l3['median_share_on_spine']
     facts.setdefault('figures', {})['Grad-CAM by outcome'] = str(fp)
     facts['gradcam'] = info
-    (out / 'facts.json').write_text(json.dumps(facts, indent=1, default=str))
+    atomic_write(out / 'facts.json', json.dumps(facts, indent=1, default=str) + '\n')
     write_report(out, facts)
     if tensorboard: _log_gradcam(run, facts, fig, info)
     return info

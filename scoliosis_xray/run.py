@@ -7,7 +7,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/run.html.md"""
 
 # %% auto #0
 __all__ = ['LOCK', 'RunError', 'RunLockedError', 'fingerprint', 'stored_path', 'resolve_stored', 'locked', 'Run',
-           'check_output_folder']
+           'foreign_entries', 'check_output_folder']
 
 # %% ../nbs/01_run.ipynb #46be8bdd
 import contextlib, json, os, shutil, time
@@ -122,10 +122,16 @@ Run.save_config = lambda self, conf: atomic_write(self.config_file, conf)
 Run.save_metrics = lambda self, m: atomic_write(self.metrics_file, m)
 
 # %% ../nbs/01_run.ipynb #aaa997ad
-def _foreign(folder:Path)->list:
-    "Entries of `folder` the package did not write (hidden bookkeeping files aside)."
-    led = read_ledger(folder)
-    return sorted(p.name for p in folder.iterdir() if p.name not in (LEDGER, LOCK) and not (p.is_file() and p.name in led and written_by_package(p)))
+def foreign_entries(folder)->list:
+    """Names of the entries of `folder` the package did not write: files missing from its ledger (or changed since), and
+    folders holding such files. A run folder inside counts as the package's; hidden bookkeeping files are ignored."""
+    out = []
+    for p in sorted(Path(folder).iterdir()):
+        if p.name in (LEDGER, LOCK): continue
+        if p.is_dir() and not p.is_symlink() and (Run(p).exists or not foreign_entries(p)): continue
+        if p.is_file() and not p.is_symlink() and written_by_package(p): continue
+        out.append(p.name)
+    return out
 
 def _owned_files(folder:Path):
     "Every file under `folder` that a ledger says the package wrote and that is unchanged since."
@@ -158,7 +164,7 @@ def _claim(self, fp:str, overwrite:bool=False, resume_hint:bool=True)->str:
     if self.path.exists() and not self.path.is_dir(): raise RunError(f'{self.path} is a file, not a folder; choose a folder for the run')
     if not self.path.exists() or not any(self.path.iterdir()): return 'new'
     if not self.exists:
-        foreign = _foreign(self.path)
+        foreign = foreign_entries(self.path)
         if not foreign: return 'new'
         raise RunError(f'{self.path} is not empty and is not a scoliosis-xray run ({", ".join(foreign[:3])}{", ..." if len(foreign) > 3 else ""}); '
                        'nothing was changed: choose a new or empty folder for the run')
