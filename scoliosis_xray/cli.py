@@ -99,7 +99,8 @@ def _synth_run(a):
 @command('audit', 'Check a dataset before training: counts, sizes, formats, unreadable files, duplicates, and whether metadata alone predicts the label.')
 def _audit(p):
     p.add_argument('data', type=Path, help='a folder with one subfolder per class, a CSV manifest (path,label[,cobb_angle][,patient_id]), or a synthetic dataset folder')
-    p.add_argument('--json', type=Path, default=None, metavar='PATH', help='also write the report as JSON to PATH')
+    p.add_argument('--json', type=Path, default=None, metavar='PATH', help='also write the report as JSON to PATH (a .json name)')
+    p.add_argument('--overwrite', action='store_true', help='let --json replace a file scoliosis-xray did not write')
     p.add_argument('--class-map', default=None, metavar='MAP', help='class folder or label names to classes, e.g. "healthy=Normal,curved=Scoliosis"')
     p.add_argument('--cache', type=Path, default=None, help='image cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
     p.add_argument('--workers', type=int, default=None, help='decoding processes (default: all cores)')
@@ -108,11 +109,15 @@ def _audit(p):
 
 def _audit_run(a):
     from scoliosis_xray.data import ImageCache, audit, format_audit, parse_class_map, save_audit
+    from scoliosis_xray.core import check_writable
+    if a.json:                                                         # checked before the audit's work, not after it
+        if a.json.suffix.lower() != '.json': raise CliError(f'--json {a.json}: the report is JSON; give a .json file name')
+        check_writable(a.json, a.overwrite, inputs=[a.data])
     report = audit(a.data, class_map=parse_class_map(a.class_map) if a.class_map else None,
                    cache=ImageCache(a.cache) if a.cache else None, workers=a.workers, progress=not a.quiet)
     print(format_audit(report))
     if a.json:
-        save_audit(report, a.json)
+        save_audit(report, a.json, overwrite=a.overwrite, inputs=[a.data])
         print(f'\nJSON report: {a.json}')
 
 # %% ../nbs/40_cli.ipynb #3b61752f
@@ -175,6 +180,7 @@ def config_from_args(a:argparse.Namespace):
 def _train(p):
     p.add_argument('--resume', default=None, metavar='RUN', help='continue this run from its last completed epoch, with the settings in its config.json')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.add_argument('--overwrite', action='store_true', help='replace a run with other settings in --out (only the files scoliosis-xray wrote there are deleted)')
     add_config_options(p, 'train', 'training settings (saved in RUN/config.json)')
     p.set_defaults(func=_train_run, command='train', parser=p)
 
@@ -191,7 +197,7 @@ def _train_run(a):
         res = resume(a.resume, progress=not a.quiet); out = Path(a.resume)
     else:
         if not a.out: raise CliError('--out RUN is required (or --resume RUN)')
-        res = train(config_from_args(a), progress=not a.quiet); out = Path(a.out)
+        res = train(config_from_args(a), progress=not a.quiet, overwrite=a.overwrite); out = Path(a.out)
     b = res['best']
     print(f"best epoch {b['epoch']}: validation ROC-AUC {b['roc_auc']:.4f}, threshold {res['threshold']:.4f}")
     print(f'run:         {out}')
@@ -232,7 +238,8 @@ def _predict(p):
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image files or folders (searched recursively)')
     p.add_argument('--checkpoint', required=True, help='RUN/checkpoints/best.pt')
     p.add_argument('--out', default=None, help='write predictions to this .csv or .json (default: CSV on stdout)')
-    p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR')
+    p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR (not an input folder)')
+    p.add_argument('--overwrite', action='store_true', help='let --out and --cam replace files scoliosis-xray did not write (never an input)')
     p.add_argument('--batch-size', type=int, default=16, help='images per batch (read, predicted and let go together)')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -240,7 +247,7 @@ def _predict(p):
 
 def _predict_run(a):
     from scoliosis_xray.predict import predict
-    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet)
+    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
     if a.out is None: print(df.to_csv(index=False), end='')
     bad = df[df.error != '']
     if a.out is not None: print(f'{len(df) - len(bad)} predicted, {len(bad)} failed: {a.out}')
@@ -253,6 +260,7 @@ def _cv(p):
     p.add_argument('--folds', type=int, default=5, help='number of folds (each is the test set once, the one after it its validation set)')
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.add_argument('--overwrite', action='store_true', help='train every fold again when OUT holds folds made with other settings, data or folds')
     add_config_options(p, 'cv', 'training settings of every fold (saved in OUT/fold<i>/config.json)')
     p.set_defaults(func=_cv_run, command='cv')
 
@@ -262,7 +270,7 @@ def _cv_run(a):
     cfg = config_from_args(a)                  # a bad setting ends here, before any fold starts
     kw = {k: v for k, v in vars(cfg).items() if hasattr(a, k) and k not in ('data', 'out', 'seed')}
     data = cfg.data or str(default_dataset(progress=not a.quiet))
-    s = cross_validate(data, cfg.out, folds=a.folds, seed=cfg.seed, n_boot=a.n_boot, progress=not a.quiet, **kw)
+    s = cross_validate(data, cfg.out, folds=a.folds, seed=cfg.seed, n_boot=a.n_boot, progress=not a.quiet, overwrite=a.overwrite, **kw)
     print(cv_table(s).to_string())
     print(f"report: {Path(cfg.out) / 'report.html'}")
 

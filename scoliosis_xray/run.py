@@ -20,7 +20,7 @@ from .core import CLASSES, atomic_write, dumps_json, sha256_bytes, save_torch, w
 class RunError(ValueError):
     "A folder that is not a run, a run made with other settings, or a run file of the wrong shape."
 
-class RunLockedError(RuntimeError):
+class RunLockedError(RunError):
     "Another process is writing to the run folder."
 
 # %% ../nbs/01_run.ipynb #53f3cf54
