@@ -514,7 +514,7 @@ def _train_fold(data, out:Path, i:int, sp, seed:int, progress:bool, overwrite:bo
         raise RunError(f'{out}: fold {i} was trained with other settings, data or folds ({e}); choose another --out, or pass --overwrite to train every fold again') from None
     return fd
 
-# %% ../nbs/16_evaluate.ipynb #573320b8
+# %% ../nbs/16_evaluate.ipynb #b503b0ce
 def cross_validate(data, out, folds:int=5, seed:int=0, n_boot:int=2000, progress:bool=True, overwrite:bool=False, **train_kw)->dict:
     """Grouped stratified `folds`-fold cross-validation of training on `data` (any `load_dataset` source), runs in
     `out/fold<i>`; `train_kw` are `TrainConfig` settings. A fold is reused only when it was trained with the same

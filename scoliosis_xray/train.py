@@ -85,7 +85,7 @@ class TrainConfig:
         if extra: raise ValueError(f'unknown training settings: {", ".join(extra)}')
         return cls(**d)
 
-# %% ../nbs/15_train.ipynb #e2a3b600
+# %% ../nbs/15_train.ipynb #4c2bacf6
 _BOUNDS = dict(lr=('(', 0, 10, ']'), lr_decay=('(', 0, 1, ']'), weight_decay=('[', 0, 1, ']'), dropout=('[', 0, 1, ')'),
                warmup=('[', 0, 1, ')'), augment=('[', 0, MAX_STRENGTH, ']'))
 AMP_CHOICES = ('auto', 'bf16', 'fp16', 'off')
@@ -210,7 +210,7 @@ def environment()->dict:
              gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None, git_commit=git_commit())
     return d
 
-# %% ../nbs/15_train.ipynb #f55c2cbf
+# %% ../nbs/15_train.ipynb #cd761acb
 def _ptable(rec):
     return (f"epoch {rec['epoch']:3d} (stage {rec['stage']})  train loss {rec['train_loss']:.4f}  val loss {rec['val_loss']:.4f}  "
             f"val AUC {rec['val_roc_auc']:.4f}  sens {rec['val_sensitivity']:.3f}  spec {rec['val_specificity']:.3f}  "
@@ -237,7 +237,7 @@ def predict_loader(model, loader, device, amp='auto', progress=False, desc='pred
         ys.append(y.cpu().numpy()); ps.append(torch.sigmoid(logits).cpu().numpy())
     return np.concatenate(ys).astype(int), np.concatenate(ps).astype(float), loss / max(1, n)
 
-# %% ../nbs/15_train.ipynb #88564aec
+# %% ../nbs/15_train.ipynb #4c6580c1
 def _stage(model, stage, cfg, steps):
     "Optimizer and scheduler for `stage` (1: head only on a frozen backbone; 2: everything, discriminative learning rates)."
     if stage == 1:
@@ -250,7 +250,7 @@ def _stage(model, stage, cfg, steps):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, steps, cfg.warmup))
     return opt, sched
 
-# %% ../nbs/15_train.ipynb #cd46b49e
+# %% ../nbs/15_train.ipynb #f3701371
 class BinaryTask:
     "Normal/Scoliosis classification as the training loop sees it: loss, predictions, metrics, model selection, logs."
     name = 'classification'
@@ -271,14 +271,14 @@ class BinaryTask:
         "Whether validation metrics `m` beat the `best` so far (ROC-AUC, then loss)."
         return m['roc_auc'] > best['roc_auc'] + 1e-6 or (abs(m['roc_auc'] - best['roc_auc']) <= 1e-6 and m['loss'] < best['loss'] - 1e-9)
 
-# %% ../nbs/15_train.ipynb #485d30ec
+# %% ../nbs/15_train.ipynb #9231122f
 def _log_task(self, writer, y, p, m, step):
     writer.add_pr_curve('pr/val', torch.from_numpy(y), torch.from_numpy(p), step)
     writer.add_figure('roc/val', plot_roc(y, p, m['threshold'], title='Validation ROC curve'), step)
     writer.add_figure('confusion/val', plot_confusion(y, p, m['threshold']), step)
 BinaryTask.log = _log_task
 
-# %% ../nbs/15_train.ipynb #d8d555f3
+# %% ../nbs/15_train.ipynb #30276145
 @dataclass
 class RunState:
     "Where a run stands after `epoch` completed epochs: history, best epoch, early-stopping count."
@@ -293,7 +293,7 @@ class RunState:
         "The state saved in a `last.pt` checkpoint dict."
         return cls(epoch=ck['epoch'], stage=ck.get('stage', 1), history=list(ck['history']), best=dict(ck['best']), bad_epochs=ck['bad_epochs'], stopped_early=ck['stopped_early'])
 
-# %% ../nbs/15_train.ipynb #75345fcf
+# %% ../nbs/15_train.ipynb #4a2a3905
 def train_one_epoch(model, loader, opt, sched, scaler, task, device, dtype=None, max_batches:int=0, bar=None, first_batch=None)->dict:
     "One training pass; `first_batch(x)` sees the first (augmented) batch. Returns loss, labels, predictions, images, seconds, data wait."
     model.train()
@@ -315,7 +315,7 @@ def train_one_epoch(model, loader, opt, sched, scaler, task, device, dtype=None,
     secs = time.perf_counter() - t0
     return dict(loss=float(np.mean(losses)), y=np.concatenate(ys).astype(int), p=np.concatenate(ps), images=n_img, seconds=secs, wait=wait)
 
-# %% ../nbs/15_train.ipynb #ab725183
+# %% ../nbs/15_train.ipynb #86c6004c
 def validate(model, loader, task, device, amp:str='auto', progress:bool=False):
     "Validation labels, predictions and the task's metrics (with `loss`)."
     y, p, loss = predict_loader(model, loader, device, amp, progress=progress, desc='validating')
@@ -329,7 +329,7 @@ def epoch_record(epoch:int, stage:int, tr:dict, task, vm:dict, opt, t_start:floa
                 lr=lr, images_per_s=tr['images'] / max(1e-9, tr['seconds']), data_wait_share=tr['wait'] / max(1e-9, tr['seconds']),
                 seconds=time.perf_counter() - t_start)
 
-# %% ../nbs/15_train.ipynb #92bd9d01
+# %% ../nbs/15_train.ipynb #f76cc823
 _PERF = ('images_per_s', 'data_wait_share')
 
 def log_epoch(writer, rec:dict, task, y, p, vm:dict):
@@ -345,7 +345,7 @@ def log_epoch(writer, rec:dict, task, y, p, vm:dict):
     task.log(writer, y, p, vm, st)
     writer.flush()
 
-# %% ../nbs/15_train.ipynb #ecb93305
+# %% ../nbs/15_train.ipynb #d601cbdf
 def save_epoch(run:Run, model, opt, sched, scaler, state:RunState, common:dict, better:bool, vm:dict, threshold_method:str):
     "Write `metrics.json`, `best.pt` (when `better`) and `last.pt` for the epoch `state.epoch`."
     run.save_metrics(dict(history=state.history, best_epoch=state.best['epoch'], best=state.best, threshold=state.best['threshold'],
@@ -356,7 +356,7 @@ def save_epoch(run:Run, model, opt, sched, scaler, state:RunState, common:dict, 
                          scaler=scaler.state_dict() if scaler.is_enabled() else {}, rng=rng_states(),
                          threshold=state.best['threshold'], **asdict(state)), run.last)
 
-# %% ../nbs/15_train.ipynb #b5b56ebb
+# %% ../nbs/15_train.ipynb #77d24847
 def prepare_data(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
     "Splits (made, given, or the run's own) of dataset `df`, and the decoded train + validation images."
     cache = ImageCache(cfg.cache or None, size=cfg.image_size)
@@ -375,7 +375,7 @@ def prepare_data(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
                                      f'({len(df)} images); add data or lower --val/--test')
     return dict(df=df, cache=cache, train=tr, val=va, failures=failures)
 
-# %% ../nbs/15_train.ipynb #9914623d
+# %% ../nbs/15_train.ipynb #a59f098c
 def setup_model(cfg, ck=None, progress:bool=True):
     "(model, weights record, adjustment record or None): from `ck` when resuming, else built with `cfg.weights`."
     torch.manual_seed(cfg.seed)
@@ -392,7 +392,7 @@ def setup_model(cfg, ck=None, progress:bool=True):
         if progress: tqdm.write(f"note: {adjusted['reason']}; training all layers from the first epoch at one learning rate (--no-adapt keeps them)")
     return model, winfo, adjusted
 
-# %% ../nbs/15_train.ipynb #ab47f29f
+# %% ../nbs/15_train.ipynb #05b21877
 def _workers(cfg, device)->int:
     return cfg.num_workers if cfg.num_workers >= 0 else (0 if device.type == 'cpu' else min(8, os.cpu_count() or 1))
 
@@ -415,7 +415,7 @@ def steps_per_epoch(n:int, cfg)->int:
     per = n // cfg.batch_size if n > cfg.batch_size else 1
     return min(per, cfg.max_batches) if cfg.max_batches else per
 
-# %% ../nbs/15_train.ipynb #c66acf7d
+# %% ../nbs/15_train.ipynb #40b4e015
 def _now(): return time.strftime('%Y-%m-%dT%H:%M:%S%z')
 
 def run_config(cfg, run:Run, src, data:dict, winfo:dict, adjusted, pos_weight:float, fp:str, preprocess:dict)->dict:
@@ -438,7 +438,7 @@ def record_start(run:Run, conf:dict, ck, restart:bool):
     else: conf = dict(old, resumed=old.get('resumed', []) + [dict(at=_now(), epoch=ck['epoch'])])
     run.save_config(conf)
 
-# %% ../nbs/15_train.ipynb #979eb0d0
+# %% ../nbs/15_train.ipynb #f236baae
 def _bars(cfg, start, progress):
     return tqdm(total=cfg.epochs, initial=start, desc='epochs', unit='epoch', disable=not progress)
 
@@ -456,7 +456,7 @@ def _advance(state:RunState, task, rec:dict, vm:dict, stage:int, cfg)->bool:
     state.stopped_early = stage == 2 and cfg.patience > 0 and state.bad_epochs >= cfg.patience and rec['epoch'] < cfg.epochs
     return better
 
-# %% ../nbs/15_train.ipynb #8c346d0e
+# %% ../nbs/15_train.ipynb #ce3a8278
 def fit(run:Run, cfg, task, model, train_ds, val_loader, state:RunState, writer, common:dict, ck=None, progress=True, on_epoch_end=None)->RunState:
     "Train from `state.epoch` to `cfg.epochs` (or early stopping), saving every epoch. Returns the final state."
     device = next(model.parameters()).device
@@ -485,7 +485,7 @@ def fit(run:Run, cfg, task, model, train_ds, val_loader, state:RunState, writer,
     ebar.close()
     return state
 
-# %% ../nbs/15_train.ipynb #cbd5e9fb
+# %% ../nbs/15_train.ipynb #9b7ebd5e
 def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False, src=None, df=None, fp=None)->dict:
     run.remove_temporary()                                              # left by a kill mid-write
     device = resolve_device(cfg.device)
@@ -508,7 +508,7 @@ def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False,
     except BaseException: writer.close(); raise
     return _finish(cfg, run, writer, state, val_ds, val_loader, device)
 
-# %% ../nbs/15_train.ipynb #24ce562c
+# %% ../nbs/15_train.ipynb #aa12139f
 def _finish(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->dict:
     "Best model's validation figures, hparams, and the final `metrics.json`."
     model, ck = load_model(run.best, device)
@@ -530,7 +530,7 @@ def _finish(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->d
     run.save_metrics(res)
     return res
 
-# %% ../nbs/15_train.ipynb #f6848644
+# %% ../nbs/15_train.ipynb #e7f5529d
 _NOT_SETTINGS = ('out', 'data', 'device', 'num_workers', 'cache')
 
 def data_identity(src, df)->dict:
@@ -544,7 +544,7 @@ def run_fingerprint(cfg, src, df)->str:
     splits = sha256_file(cfg.splits) if cfg.splits else None                # the folds of a cross-validation, for one
     return fingerprint({k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS}, dict(data_identity(src, df), splits=splits))
 
-# %% ../nbs/15_train.ipynb #b4197c31
+# %% ../nbs/15_train.ipynb #c60eb54f
 def _as_config(cfg, kw)->'TrainConfig':
     if isinstance(cfg, TrainConfig): return TrainConfig(**{**asdict(cfg), **kw})
     return TrainConfig(**{**(cfg or {}), **kw})
@@ -566,7 +566,7 @@ def train(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=False,
         if run.exists: how = run.claim(fp)                               # again, now that no one else can write
         return _run(cfg, run, None, progress, on_epoch_end, restart=how == 'restart', src=src, df=df, fp=fp)
 
-# %% ../nbs/15_train.ipynb #ba0ba4b6
+# %% ../nbs/15_train.ipynb #e7587885
 def _run_paths(cfg, run:Run, conf:dict):
     "Point `cfg.data` and `cfg.cache` at where the run's data and cache are now (see `resolve_stored`)."
     d = conf.get('data') or {}
