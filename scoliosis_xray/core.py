@@ -127,7 +127,9 @@ def _replace(path:Path, data, fsync:bool=False):
         with os.fdopen(fd, 'wb') as f:
             if callable(data): data(f)
             else: f.write(data)
-            if fsync: f.flush(); os.fsync(f.fileno())
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError): os.unlink(tmp)

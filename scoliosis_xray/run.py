@@ -51,7 +51,8 @@ LOCK = '.lock'
 @contextlib.contextmanager
 def locked(folder, what:str='writing'):
     "Hold an exclusive OS lock on `folder` (created if needed) while the block runs; `RunLockedError` if another process holds it."
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
     f = open(folder / LOCK, 'a+')
     try:
         try:
@@ -59,9 +60,13 @@ def locked(folder, what:str='writing'):
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError: pass                                   # no fcntl (Windows): no lock
         except OSError:
-            f.seek(0); who = f.read().strip() or 'another process'
+            f.seek(0)
+            who = f.read().strip() or 'another process'
             raise RunLockedError(f'{folder} is being written by {who}; wait for it to finish or choose another folder') from None
-        f.seek(0); f.truncate(); f.write(f'scoliosis-xray process {os.getpid()} ({what}, since {time.strftime("%Y-%m-%d %H:%M:%S")})'); f.flush()
+        f.seek(0)
+        f.truncate()
+        f.write(f'scoliosis-xray process {os.getpid()} ({what}, since {time.strftime("%Y-%m-%d %H:%M:%S")})')
+        f.flush()
         yield folder
     finally: f.close()
 
@@ -171,7 +176,9 @@ def _claim(self, fp:str, overwrite:bool=False, resume_hint:bool=True)->str:
     old = self.load_config().get('fingerprint')
     done = self.last.exists()
     if old == fp: return 'reuse' if done else 'restart'
-    if overwrite: self.clear(); return 'new'
+    if overwrite:
+        self.clear()
+        return 'new'
     hint = f'continue it with `scoliosis-xray train --resume {self.path}`, ' if resume_hint else ''
     why = 'other settings or data' if old else 'settings this release cannot compare (an older run)'
     raise RunError(f'{self.path} already holds a run made with {why}; {hint}choose another folder, or pass --overwrite to replace it')

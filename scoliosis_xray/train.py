@@ -297,7 +297,8 @@ class RunState:
 def train_one_epoch(model, loader, opt, sched, scaler, task, device, dtype=None, max_batches:int=0, bar=None, first_batch=None)->dict:
     "One training pass; `first_batch(x)` sees the first (augmented) batch. Returns loss, labels, predictions, images, seconds, data wait."
     model.train()
-    t0 = tprev = time.perf_counter(); wait = 0.0; n_img = 0; losses, ys, ps = [], [], []
+    t0 = tprev = time.perf_counter()
+    wait, n_img, losses, ys, ps = 0.0, 0, [], [], []
     for i, (x, y) in enumerate(loader):
         wait += time.perf_counter() - tprev
         if i == 0 and first_batch is not None: first_batch(x)
@@ -307,10 +308,18 @@ def train_one_epoch(model, loader, opt, sched, scaler, task, device, dtype=None,
             logits = model(x).float()
         loss = task.loss(logits, y)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward(); scaler.step(opt); scaler.update(); sched.step()
-        losses.append(loss.item()); ys.append(y.cpu().numpy()); ps.append(task.predictions(logits))
-        n_img += len(y); tprev = time.perf_counter()
-        if bar is not None: bar.update(); bar.set_postfix(loss=f'{np.mean(losses):.4f}')
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        sched.step()
+        losses.append(loss.item())
+        ys.append(y.cpu().numpy())
+        ps.append(task.predictions(logits))
+        n_img += len(y)
+        tprev = time.perf_counter()
+        if bar is not None:
+            bar.update()
+            bar.set_postfix(loss=f'{np.mean(losses):.4f}')
         if max_batches and i + 1 >= max_batches: break
     secs = time.perf_counter() - t0
     return dict(loss=float(np.mean(losses)), y=np.concatenate(ys).astype(int), p=np.concatenate(ps), images=n_img, seconds=secs, wait=wait)
@@ -460,9 +469,13 @@ def _advance(state:RunState, task, rec:dict, vm:dict, stage:int, cfg)->bool:
 def fit(run:Run, cfg, task, model, train_ds, val_loader, state:RunState, writer, common:dict, ck=None, progress=True, on_epoch_end=None)->RunState:
     "Train from `state.epoch` to `cfg.epochs` (or early stopping), saving every epoch. Returns the final state."
     device = next(model.parameters()).device
-    dt = amp_dtype(device, cfg.amp); scaler = torch.amp.GradScaler('cuda', enabled=dt == torch.float16)
-    per = steps_per_epoch(len(train_ds), cfg); steps = {1: per * cfg.head_epochs, 2: per * (cfg.epochs - cfg.head_epochs)}
-    opt = sched = cur = None; start = state.epoch; ebar = _bars(cfg, start, progress)
+    dt = amp_dtype(device, cfg.amp)
+    scaler = torch.amp.GradScaler('cuda', enabled=dt == torch.float16)
+    per = steps_per_epoch(len(train_ds), cfg)
+    steps = {1: per * cfg.head_epochs, 2: per * (cfg.epochs - cfg.head_epochs)}
+    opt = sched = cur = None
+    start = state.epoch
+    ebar = _bars(cfg, start, progress)
     for epoch in range(start, cfg.epochs):
         if state.stopped_early: break
         stage = 1 if epoch < cfg.head_epochs else 2
@@ -505,7 +518,9 @@ def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False,
     except KeyboardInterrupt:
         writer.close()
         raise KeyboardInterrupt(f'training interrupted; every completed epoch is saved: continue with `scoliosis-xray train --resume {run.path}`') from None
-    except BaseException: writer.close(); raise
+    except BaseException:
+        writer.close()
+        raise
     return _finish(cfg, run, writer, state, val_ds, val_loader, device)
 
 # %% ../nbs/15_train.ipynb #aa12139f

@@ -3,7 +3,7 @@
 #   1. draw the default dataset (once; reused after),  2. audit it,  3. train ResNet50 (weights auto: ImageNet when
 #   the torch hub cache holds them, else random init, said and recorded),  4. evaluate on the held-out test split
 #   with Grad-CAM and write the report.  Re-running reuses the data and a finished run, and resumes an interrupted one.
-# Settings (env): DEMO (folder, default demo), DEMO_EPOCHS, DEMO_SIZE, DEMO_BATCH, DEMO_AUGMENT, DEMO_WEIGHTS.
+# Settings (env): DEMO (folder, default demo), DEMO_EPOCHS, DEMO_SIZE, DEMO_BATCH, DEMO_AUGMENT, DEMO_WEIGHTS, DEMO_SEED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=${DEMO:-demo}
@@ -13,6 +13,7 @@ SIZE=${DEMO_SIZE:-192x64}        # a tall input at a CPU-friendly size (full-spi
 BATCH=${DEMO_BATCH:-16}
 AUGMENT=${DEMO_AUGMENT:-0.5}     # milder than the default: blur and noise are in input pixels, and these are few
 WEIGHTS=${DEMO_WEIGHTS:-auto}
+SEED=${DEMO_SEED:-0}             # training seed (splits, initialisation, shuffling); the data are always drawn with seed 0
 t0=$SECONDS
 step() { printf '\n== %s  (%ds)\n' "$1" $((SECONDS - t0)); }
 
@@ -26,7 +27,7 @@ if [ -f "$DEMO/run/config.json" ]; then
   $SX train --resume "$DEMO/run"
 else
   $SX train --data "$DEMO/data" --out "$DEMO/run" --epochs "$EPOCHS" --image-size "$SIZE" --batch-size "$BATCH" \
-    --augment "$AUGMENT" --weights "$WEIGHTS" --cache "$DEMO/cache" --seed 0
+    --augment "$AUGMENT" --weights "$WEIGHTS" --cache "$DEMO/cache" --seed "$SEED"
 fi
 step "4/4  evaluate on the held-out test split: $DEMO/run/eval"
 $SX evaluate --run "$DEMO/run"
