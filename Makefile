@@ -56,6 +56,7 @@ export: $(VENV)/.installed-dev
 
 notebooks: $(VENV)/.installed-dev
 	$(BIN)/python tools/run_notebooks.py $(NB)
+	$(BIN)/python tools/scrub_outputs.py
 	$(BIN)/nbdev-clean
 
 # Real AWS: needs credentials, a Docker engine, the AWS CLI, Terraform >= 1.9 and deploy/terraform/terraform.tfvars

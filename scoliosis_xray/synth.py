@@ -239,26 +239,18 @@ def _vertebra(arr, TL, TR, BL, BR, rim, fill=1.0, outline=1.7):
         val[ri, rj] += (fill - outline) * ci
     arr[sl] = np.maximum(arr[sl], val)
 
-# %% ../nbs/10_synth.ipynb #eaf6ee7c
-def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
-    """Draw the radiograph for `p`: returns (image as float32 in [0, 1], landmarks 17 x 4 x 2 in px, info).
-    `clean` leaves out blur, noise, tone curve and overlays; `spine_only` draws only the vertebral bodies (both for tests)."""
+# %% ../nbs/10_synth.ipynb #81719d9f
+def _landmarks_frame(lm):
+    "Reference points of the drawn spine: T1's upper-endplate centre, L5's lower-endplate centre, the midline between them."
+    l5c, t1c = _lerp(lm[16][2], lm[16][3], 0.5), _lerp(lm[0][0], lm[0][1], 0.5)
+    return t1c, l5c, (t1c[0] + l5c[0]) / 2
+
+def _soft_tissue(p, lm, mm, f):
+    "Soft tissue (neck, shoulders, chest, waist, hips) and lung fields, at 1/`f` resolution (they are smooth)."
     H, W = p.height, p.width
-    geom = dict(px_per_mm=p.px_per_mm, origin=(p.spine_x, p.t1_y), rotation=p.rotation, size_jitter=p.size_jitter)
-    curves, lm, info = calibrate(p.curves, p.cobb_target, **geom)
-    mm = p.px_per_mm * p.size_jitter
-    rng = np.random.default_rng(p.texture_seed)
-    A = lambda im: np.asarray(im, dtype=np.float32)
-    rim = max(1, int(round(1.6 * mm)))
-    bodies = np.zeros((H, W), np.float32)
-    for k in range(17): _vertebra(bodies, *lm[k], 1.6 * mm)
-    if spine_only: return bodies / 1.7, lm, dict(curves=curves, centreline=info['centreline'])
-    cl = info['centreline']; top = cl[0]
-    l5c = _lerp(lm[16][2], lm[16][3], 0.5); t1c = _lerp(lm[0][0], lm[0][1], 0.5)
-    axis_x = (t1c[0] + l5c[0]) / 2
+    t1c, l5c, axis_x = _landmarks_frame(lm)
     half = lambda v: v * mm / 2
-    # soft tissue (neck, shoulders, chest, waist, hips) and lung fields: smooth, so drawn at 1/4 resolution
-    f = 4; Wl, Hl = max(2, W // f), max(2, H // f)
+    Wl, Hl = max(2, W // f), max(2, H // f)
     def low(pts): return [(x / f, y / f) for x, y in pts]
     soft = Image.new('F', (Wl, Hl))
     y_sh, y_ch, y_wa, y_hi = t1c[1] - 20 * mm, lm[8][0][1], lm[13][0][1], l5c[1] + 60 * mm
@@ -266,36 +258,50 @@ def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
              (axis_x + half(330 * p.chest), y_ch), (axis_x + half(300 * p.waist), y_wa),
              (axis_x + half(360 * p.hips), y_hi), (axis_x + half(340 * p.hips), H + 50)]
     _poly(ImageDraw.Draw(soft), low(right + [(2 * axis_x - x, y) for x, y in right][::-1]), fill=1.0)
-    lungs = Image.new('F', (Wl, Hl)); d = ImageDraw.Draw(lungs)
+    lungs = Image.new('F', (Wl, Hl))
+    d = ImageDraw.Draw(lungs)
     for sgn in (-1, 1):
         inner, outer = [], []
         for t in np.linspace(0, 1, 14):
-            y = t1c[1] - 5 * mm + t * (lm[10][2][1] - t1c[1]); k = int(round(t * 10))
+            y, k = t1c[1] - 5 * mm + t * (lm[10][2][1] - t1c[1]), int(round(t * 10))
             cx = (lm[k][0][0] + lm[k][1][0]) / 2
             inner.append((cx + sgn * (_VW[k] * mm / 2 + 8 * mm), y))
             outer.append((axis_x + sgn * half(300 * p.chest) * math.sin(min(1, 0.35 + t * 1.3) * math.pi / 2) * (1 - 0.15 * t), y))
         _poly(d, low(outer + inner[::-1]), fill=1.0)
-    # ribs on T1-T12 (following part of the vertebral tilt, as the rib cage does) and clavicles
-    ribs = Image.new('F', (W, H)); d = ImageDraw.Draw(ribs)
+    return soft, lungs
+
+# %% ../nbs/10_synth.ipynb #a4dfd556
+def _ribs(p, lm, mm):
+    "Ribs on T1-T12 (following part of the vertebral tilt, as the rib cage does) and the clavicles."
+    t1c = _landmarks_frame(lm)[0]
+    ribs = Image.new('F', (p.width, p.height))
+    d = ImageDraw.Draw(ribs)
     for k in range(12):
         TL, TR, BL, BR = lm[k]
         c = ((TL[0] + TR[0] + BL[0] + BR[0]) / 4, (TL[1] + TR[1] + BL[1] + BR[1]) / 4)
         ang = 0.5 * math.atan2(TR[1] - TL[1], TR[0] - TL[0])
-        ex, ey = math.cos(ang), math.sin(ang); ax, ay = -ey, ex
+        ex, ey = math.cos(ang), math.sin(ang)
+        ax, ay = -ey, ex
         reach = (60 + 95 * math.sin(min(1.0, (k + 2) / 9) * math.pi / 2)) * p.chest * mm
         base = _VW[k] * mm / 2
         for sgn in (-1, 1):
             pts = []
             for u, v in [(0.55, -0.2), (0.9, -0.55), (1.6, -0.45), (2.3, 0.3), (2.8, 1.8), (3.0, 3.4)]:
-                lx = sgn * (base * min(u, 1.0) + (reach - base) * max(0.0, u - 1.0) / 2.0); ly = v * _VH[k] * mm
+                lx, ly = sgn * (base * min(u, 1.0) + (reach - base) * max(0.0, u - 1.0) / 2.0), v * _VH[k] * mm
                 pts.append((c[0] + lx * ex + ly * ax, c[1] + lx * ey + ly * ay))
             d.line(pts, fill=1.0, width=max(2, int(round(_VH[k] * 0.45 * mm))), joint='curve')
     for sgn in (-1, 1):
         a = (t1c[0] + sgn * 12 * mm, t1c[1] + 8 * mm)
         pts = [a, (a[0] + sgn * 45 * mm, a[1] - 4 * mm), (a[0] + sgn * 100 * mm, a[1] - 16 * mm), (a[0] + sgn * 150 * mm, a[1] - 22 * mm)]
         d.line(pts, fill=1.0, width=max(2, int(round(11 * mm))), joint='curve')
-    # posterior elements (pedicles, spinous processes) over the bodies; cervical C5-C7 above T1
-    vert = Image.new('F', (W, H)); d = ImageDraw.Draw(vert)
+    return ribs
+
+# %% ../nbs/10_synth.ipynb #bdaad228
+def _posterior(p, lm, mm, rim, bodies, top):
+    "Posterior elements (pedicles, spinous processes) over the bodies; cervical C5-C7 drawn into `bodies` above T1."
+    t1c = _landmarks_frame(lm)[0]
+    vert = Image.new('F', (p.width, p.height))
+    d = ImageDraw.Draw(vert)
     for k in range(17):
         TL, TR, BL, BR = lm[k]
         ang = math.atan2(TR[1] - TL[1], TR[0] - TL[0])
@@ -309,9 +315,15 @@ def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
         cx = t1c[0] + (top[0] - t1c[0]) * ((t1c[1] - yb) / max(1e-6, t1c[1] - top[1]))
         w = 20 * mm
         _vertebra(bodies, (cx - w, yb - hh * mm), (cx + w, yb - hh * mm), (cx - w, yb), (cx + w, yb), 1.6 * mm, fill=0.9, outline=1.4)
-    # pelvis: sacrum, iliac wings, femoral heads and necks, tilted by the pelvic obliquity
-    pel = Image.new('F', (W, H)); d = ImageDraw.Draw(pel)
-    pt = math.radians(p.pelvis_tilt); cpt, spt = math.cos(pt), math.sin(pt)
+    return vert
+
+def _pelvis(p, lm, mm, rim):
+    "Sacrum, iliac wings, femoral heads and necks, tilted by the pelvic obliquity."
+    l5c = _landmarks_frame(lm)[1]
+    pel = Image.new('F', (p.width, p.height))
+    d = ImageDraw.Draw(pel)
+    pt = math.radians(p.pelvis_tilt)
+    cpt, spt = math.cos(pt), math.sin(pt)
     def P(x, y): return (l5c[0] + (x * cpt - y * spt) * mm, l5c[1] + (x * spt + y * cpt) * mm + 10 * mm)
     _poly(d, [P(-27, 0), P(27, 0), P(16, 55), P(6, 95), P(-6, 95), P(-16, 55)], fill=1.0, outline=1.5, width=rim)
     for sgn in (-1, 1):
@@ -320,25 +332,55 @@ def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
         fh = P(sgn * 95, 150)
         _poly(d, _ellipse_pts(fh[0], fh[1], 24 * mm, 24 * mm, 0), fill=1.1, outline=1.6, width=rim)
         _poly(d, [P(sgn * 40, 150), P(sgn * 75, 125), P(sgn * 75, 190), P(sgn * 30, 200)], fill=0.7, outline=1.3, width=rim)
-    # compose the densities
+    return pel
+
+# %% ../nbs/10_synth.ipynb #28fb9175
+def _compose(p, rng, mm, f, soft, lungs, ribs, bodies, vert, pel):
+    "Densities summed into one image in [0, ~1]: soft tissue minus lungs, plus textured bone."
+    H, W = p.height, p.width
+    A = lambda im: np.asarray(im, dtype=np.float32)
+    Wl, Hl = max(2, W // f), max(2, H // f)
     tex = 1 + 0.25 * _smooth_field(rng, (H, W), 6.0 * mm)
     s_soft = ndimage.gaussian_filter(A(soft), 12 * mm / f)
     body = (np.float32(0.30 * p.soft) * s_soft * (1 + 0.2 * _smooth_field(rng, (Hl, Wl), 60 * mm / f))
             - np.float32(0.13 * p.lung) * ndimage.gaussian_filter(A(lungs), 8 * mm / f) * s_soft)
     body = np.asarray(Image.fromarray(body.astype(np.float32), 'F').resize((W, H), Image.BILINEAR), dtype=np.float32)
     dens = body + np.float32(p.bone) * tex * (0.20 * A(ribs) + 0.42 * np.maximum(bodies, A(vert)) + 0.30 * A(pel))
-    img = np.clip(dens, 0, None) / np.float32(1.1)
-    if not clean:
-        img = ndimage.gaussian_filter(img, p.blur)
-        xx, yy = np.arange(W, dtype=np.float32) - np.float32(W / 2), np.arange(H, dtype=np.float32) - np.float32(H / 2)
-        ramp = (xx[None, :] * np.float32(math.cos(p.gradient_dir) / H) + yy[:, None] * np.float32(math.sin(p.gradient_dir) / H))
-        img = img * (1 + np.float32(p.gradient) * ramp) + np.float32(0.04)
-        img = img + np.float32(p.noise) * np.sqrt(np.clip(img, 0, None) + np.float32(0.02)) * rng.standard_normal((H, W), dtype=np.float32)
-        lut = _tone_lut(p.gamma, p.lo, p.hi)
-        img = lut[np.rint(np.clip(img, 0, 1) * np.float32(len(lut) - 1)).astype(np.intp)]
-        img = _overlays(img, p, mm)
+    return np.clip(dens, 0, None) / np.float32(1.1)
+
+def _acquire(img, p, rng, mm):
+    "What the imaging chain adds: blur, an exposure gradient, signal-dependent noise, a tone curve, text and rulers."
+    H, W = img.shape
+    img = ndimage.gaussian_filter(img, p.blur)
+    xx, yy = np.arange(W, dtype=np.float32) - np.float32(W / 2), np.arange(H, dtype=np.float32) - np.float32(H / 2)
+    ramp = (xx[None, :] * np.float32(math.cos(p.gradient_dir) / H) + yy[:, None] * np.float32(math.sin(p.gradient_dir) / H))
+    img = img * (1 + np.float32(p.gradient) * ramp) + np.float32(0.04)
+    img = img + np.float32(p.noise) * np.sqrt(np.clip(img, 0, None) + np.float32(0.02)) * rng.standard_normal((H, W), dtype=np.float32)
+    lut = _tone_lut(p.gamma, p.lo, p.hi)
+    img = lut[np.rint(np.clip(img, 0, 1) * np.float32(len(lut) - 1)).astype(np.intp)]
+    return _overlays(img, p, mm)
+
+# %% ../nbs/10_synth.ipynb #99f42c09
+def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
+    """Draw the radiograph for `p`: returns (image as float32 in [0, 1], landmarks 17 x 4 x 2 in px, info).
+    `clean` leaves out blur, noise, tone curve and overlays; `spine_only` draws only the vertebral bodies (both for tests)."""
+    geom = dict(px_per_mm=p.px_per_mm, origin=(p.spine_x, p.t1_y), rotation=p.rotation, size_jitter=p.size_jitter)
+    curves, lm, info = calibrate(p.curves, p.cobb_target, **geom)
+    mm = p.px_per_mm * p.size_jitter
+    rng = np.random.default_rng(p.texture_seed)
+    rim = max(1, int(round(1.6 * mm)))
+    bodies = np.zeros((p.height, p.width), np.float32)
+    for k in range(17): _vertebra(bodies, *lm[k], 1.6 * mm)
+    if spine_only: return bodies / 1.7, lm, dict(curves=curves, centreline=info['centreline'])
+    cl, f = info['centreline'], 4
+    soft, lungs = _soft_tissue(p, lm, mm, f)
+    ribs = _ribs(p, lm, mm)
+    vert = _posterior(p, lm, mm, rim, bodies, cl[0])
+    img = _compose(p, rng, mm, f, soft, lungs, ribs, bodies, vert, _pelvis(p, lm, mm, rim))
+    if not clean: img = _acquire(img, p, rng, mm)
     return np.clip(img, 0, 1).astype(np.float32), lm, dict(curves=curves, centreline=cl)
 
+# %% ../nbs/10_synth.ipynb #985649e0
 def _overlays(img, p, mm):
     "Burned-in text and a ruler, in white as acquisition software draws them."
     H, W = img.shape
