@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .core import CLASSES, atomic_write, write_csv, tb_writer, sha256_file
-from .run import Run, RunError, locked, check_output_folder, resolve_stored, foreign_entries
+from .run import Run, RunError, locked, check_output_folder, resolve_stored, foreign_entries, Checkpoint
 from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, as_binary, evaluate_predictions, json_number
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
@@ -280,12 +280,11 @@ def write_report(out_dir, facts:dict)->dict:
 class EvaluationError(ValueError):
     "A run or dataset that cannot be evaluated as asked (no checkpoint, other classes, a split file that does not match)."
 
-def checkpoint_cache(ck:dict, root=None)->ImageCache:
+def checkpoint_cache(ck:Checkpoint, root=None)->ImageCache:
     "The decode-once cache under `root` (default: the package's cache) with the preprocessing checkpoint `ck` was trained with."
-    pp = ck['preprocess']
-    return ImageCache(root, size=pp['size'], window=pp.get('window', (0.5, 99.5)), bits=pp.get('bits', 8))
+    return ImageCache(root, size=ck.preprocess.size, window=ck.preprocess.window, bits=ck.preprocess.bits)
 
-def run_cache(run:Run, conf:dict, ck:dict)->ImageCache:
+def run_cache(run:Run, conf:dict, ck:Checkpoint)->ImageCache:
     """The cache run `run` trained with, found where the run recorded it (relative to the run folder first, so a moved
     run finds it); the package's default cache when it is gone (never a folder relative to the current directory)."""
     d = conf.get('data') or {}
@@ -369,8 +368,8 @@ def _open_run(run, data, dev):
     external = data is not None and (own is None or Path(data).resolve() != Path(own).resolve())
     src = data if data is not None else own
     df = load_dataset(src)
-    if set(ck['classes']) != set(CLASSES) or not set(df.label) <= set(ck['classes']):
-        raise EvaluationError(f"{src}: its classes {sorted(set(df.label))} differ from the checkpoint's {ck['classes']}; map them with a class map")
+    if set(ck.classes) != set(CLASSES) or not set(df.label) <= set(ck.classes):
+        raise EvaluationError(f"{src}: its classes {sorted(set(df.label))} differ from the checkpoint's {ck.classes}; map them with a class map")
     return conf, model, ck, src, df, external
 
 def _rows(run, df, src, split, external, cache):
@@ -431,11 +430,10 @@ def _audit(run, out, src, external, progress):
 def _training_facts(run, ck, conf, thr)->dict:
     "What the report says about the training: backbone, weights, input, epochs, best epoch, threshold and its rule, seed, commit."
     best = run.load_metrics() if run.metrics_file.is_file() else {}
-    w = ck.get('weights', {})
-    return dict(backbone=ck['model_config']['backbone'], weights_requested=w.get('requested'), weights_used=w.get('used'),
-                image_size='x'.join(map(str, ck['preprocess']['size'])), epochs_run=len(best.get('history', [])),
-                best_epoch=ck['epoch'], best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
-                threshold=round(thr, 4), threshold_rule=ck.get('threshold_method'), seed=conf['train'].get('seed'),
+    return dict(backbone=ck.backbone, weights_requested=ck.weights.get('requested'), weights_used=ck.weights.get('used'),
+                image_size='x'.join(map(str, ck.preprocess.size)), epochs_run=len(best.get('history', [])),
+                best_epoch=ck.epoch, best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
+                threshold=round(thr, 4), threshold_rule=ck.threshold_method, seed=conf['train'].get('seed'),
                 git_commit=conf.get('environment', {}).get('git_commit'))
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
@@ -458,10 +456,10 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         if len(ok) == 0: raise EvaluationError(f'none of the {len(rows)} images in {what} could be read; the reasons are in {out / "skipped.csv"}')
         ok, overlap = _leave_out_seen(run, ok, cache, out, src) if external else (ok, 0)
         if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
-        p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=conf['train'].get('amp', 'auto'))
+        p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
-        thr = ck['threshold']
-        tsrc = f"validation split of {run.name} ({ck.get('threshold_method', 'youden')}, best epoch {ck['epoch']})"
+        thr = ck.threshold
+        tsrc = f"validation split of {run.name} ({ck.threshold_method}, best epoch {ck.epoch})"
         m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc)
         save_metrics(m, out / 'metrics.json')
         write_csv(out / 'predictions.csv', pd.DataFrame(dict(path=ok.path, label=ok.label, y=ok.y, prob=p, predicted=np.where(p >= thr, CLASSES[1], CLASSES[0]),
@@ -501,7 +499,7 @@ def _fold_predictions(run:Run, sp, cfg0)->dict:
     pc = checkpoint_cache(ck, cfg0.cache or None)
     ok, _ = pc.build(sp[sp.split == 'test'].reset_index(drop=True), progress=False)
     p = predict_frame(model, ok, pc, dev, progress=False, amp=cfg0.amp)
-    return dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck['threshold'],
+    return dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck.threshold,
                 cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None)
 
 def _train_fold(data, out:Path, i:int, sp, seed:int, progress:bool, overwrite:bool, train_kw:dict)->Run:

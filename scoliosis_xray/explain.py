@@ -193,7 +193,7 @@ def _explain(run, out, k, margin, device, batch_size, tensorboard)->dict:
     tf = eval_transform(tuple(cache.size))
     pr = pd.read_csv(out / 'predictions.csv')
     x_of = lambda p: tf(to_input(cache.get(p)))
-    fig = _outcome_grid(model, pr, x_of, ck['threshold'], k, batch_size, f'Grad-CAM ({run.name}, {facts.get("split", "test")})')
+    fig = _outcome_grid(model, pr, x_of, ck.threshold, k, batch_size, f'Grad-CAM ({run.name}, {facts.get("split", "test")})')
     fp = atomic_write(out / 'figures' / 'grad-cam.png', figure_png(fig))
     layer = next((n.split('.')[-1] for n, m in model.named_modules() if m is getattr(model, 'cam_layer', None)), 'last stage')
     info = dict(layer=f'{layer} (last stage)', examples_per_outcome=k)

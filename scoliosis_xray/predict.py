@@ -40,7 +40,7 @@ def _row(f, prob, label, threshold, error)->dict:
 
 def _read_batch(files, pp, tf, threshold):
     "`(good, failed)`: (file, model input) of each readable file, and the result row of each unreadable one, with its reason."
-    size, window, bits = tuple(pp['size']), tuple(pp.get('window', (0.5, 99.5))), int(pp.get('bits', 8))
+    size, window, bits = pp.size, pp.window, pp.bits
     good, failed = [], {}
     for f in files:
         try:
@@ -84,9 +84,8 @@ def predict(checkpoint, inputs, out=None, cam_dir=None, batch_size:int=16, devic
     from tqdm.auto import tqdm
     dev = resolve_device(device)
     model, ck = load_model(checkpoint, dev)
-    pp, thr = ck['preprocess'], float(ck['threshold'])
-    amp = (ck.get('config') or {}).get('amp', 'auto')
-    tf = eval_transform(tuple(pp['size']))
+    pp, thr, amp = ck.preprocess, ck.threshold, ck.amp
+    tf = eval_transform(pp.size)
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     files = _inputs(inputs)
     if not files: raise FileNotFoundError(f'no image files found in {", ".join(map(str, inputs))}')

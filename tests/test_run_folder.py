@@ -44,7 +44,7 @@ def test_a_legacy_run_still_evaluates_resumes_and_predicts(tmp_path, data):
     assert ev['metrics']['n'] == len([l for l in (run / 'splits.csv').read_text().splitlines() if ',test,' in l])
     assert resume(run, progress=False)['complete']
     model, ck = load_model(run / 'checkpoints' / 'best.pt')
-    assert ck['classes'] == ['Normal', 'Scoliosis']
+    assert ck.classes == ['Normal', 'Scoliosis'] and ck.preprocess.size == (64, 32)
     df = predict(run / 'checkpoints' / 'best.pt', [data / 'Normal'], progress=False)
     assert (df.error == '').all() and df.prob_scoliosis.between(0, 1).all()
 
