@@ -258,6 +258,8 @@ def _ck_from_dict(cls, d:dict, path='checkpoint'):
                val_metrics=d.get('val_metrics'), state={k: v for k, v in d.items() if k not in _CK_FIELDS + ('format', 'version')})
 
 Checkpoint.to_dict, Checkpoint.from_dict = _ck_to_dict, classmethod(_ck_from_dict)
+Checkpoint.__getitem__ = lambda self, k: self.to_dict()[k]          # earlier releases returned the dict: ck['threshold'] still works
+Checkpoint.get = lambda self, k, default=None: self.to_dict().get(k, default)
 
 # %% ../nbs/01_run.ipynb #6edcff23
 def save_checkpoint(ck, path)->Path:
