@@ -239,7 +239,7 @@ def _vertebra(arr, TL, TR, BL, BR, rim, fill=1.0, outline=1.7):
         val[ri, rj] += (fill - outline) * ci
     arr[sl] = np.maximum(arr[sl], val)
 
-# %% ../nbs/10_synth.ipynb #81719d9f
+# %% ../nbs/10_synth.ipynb #287fee42
 def _landmarks_frame(lm):
     "Reference points of the drawn spine: T1's upper-endplate centre, L5's lower-endplate centre, the midline between them."
     l5c, t1c = _lerp(lm[16][2], lm[16][3], 0.5), _lerp(lm[0][0], lm[0][1], 0.5)
@@ -270,7 +270,7 @@ def _soft_tissue(p, lm, mm, f):
         _poly(d, low(outer + inner[::-1]), fill=1.0)
     return soft, lungs
 
-# %% ../nbs/10_synth.ipynb #a4dfd556
+# %% ../nbs/10_synth.ipynb #3686168e
 def _ribs(p, lm, mm):
     "Ribs on T1-T12 (following part of the vertebral tilt, as the rib cage does) and the clavicles."
     t1c = _landmarks_frame(lm)[0]
@@ -296,7 +296,7 @@ def _ribs(p, lm, mm):
         d.line(pts, fill=1.0, width=max(2, int(round(11 * mm))), joint='curve')
     return ribs
 
-# %% ../nbs/10_synth.ipynb #bdaad228
+# %% ../nbs/10_synth.ipynb #4b3ec918
 def _posterior(p, lm, mm, rim, bodies, top):
     "Posterior elements (pedicles, spinous processes) over the bodies; cervical C5-C7 drawn into `bodies` above T1."
     t1c = _landmarks_frame(lm)[0]
@@ -334,7 +334,7 @@ def _pelvis(p, lm, mm, rim):
         _poly(d, [P(sgn * 40, 150), P(sgn * 75, 125), P(sgn * 75, 190), P(sgn * 30, 200)], fill=0.7, outline=1.3, width=rim)
     return pel
 
-# %% ../nbs/10_synth.ipynb #28fb9175
+# %% ../nbs/10_synth.ipynb #7ba55876
 def _compose(p, rng, mm, f, soft, lungs, ribs, bodies, vert, pel):
     "Densities summed into one image in [0, ~1]: soft tissue minus lungs, plus textured bone."
     H, W = p.height, p.width
@@ -360,7 +360,7 @@ def _acquire(img, p, rng, mm):
     img = lut[np.rint(np.clip(img, 0, 1) * np.float32(len(lut) - 1)).astype(np.intp)]
     return _overlays(img, p, mm)
 
-# %% ../nbs/10_synth.ipynb #99f42c09
+# %% ../nbs/10_synth.ipynb #95c0059d
 def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
     """Draw the radiograph for `p`: returns (image as float32 in [0, 1], landmarks 17 x 4 x 2 in px, info).
     `clean` leaves out blur, noise, tone curve and overlays; `spine_only` draws only the vertebral bodies (both for tests)."""
@@ -380,7 +380,7 @@ def render(p:SynthParams, clean:bool=False, spine_only:bool=False):
     if not clean: img = _acquire(img, p, rng, mm)
     return np.clip(img, 0, 1).astype(np.float32), lm, dict(curves=curves, centreline=cl)
 
-# %% ../nbs/10_synth.ipynb #985649e0
+# %% ../nbs/10_synth.ipynb #b53bc640
 def _overlays(img, p, mm):
     "Burned-in text and a ruler, in white as acquisition software draws them."
     H, W = img.shape
