@@ -14,6 +14,7 @@ from dataclasses import dataclass, asdict, fields
 
 import torch
 import torch.nn.functional as F
+from fastcore.basics import patch, patch_to
 
 # %% ../nbs/13_augment.ipynb #c74c0f68
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def clahe(x, clip=2.0, tiles=(8, 4), bins=256, prior=0.05):
     out = top.add_(wy * (bot - top))
     return out.mul_(fg)[:, None]
 
-# %% ../nbs/13_augment.ipynb #b5c36f73
+# %% ../nbs/13_augment.ipynb #a0d71aca
 _STEPS = ['geometry', 'clahe', 'gamma', 'contrast', 'brightness', 'blur', 'noise', 'clamp']
 _N_UNIFORM = 14   # uniforms drawn per image, whatever the config, so a config change never shifts the RNG stream
 
@@ -105,139 +106,159 @@ class XrayAugment:
     def __repr__(self):
         return f'XrayAugment({self.name!r}, size={self.size}, {self.config})'
 
-    def sample(self, n:int=1, device='cpu')->dict:
-        "Random parameters of `n` images, one tensor of `n` values per parameter (uses torch's global generator)."
-        c = self.config
-        u = torch.rand(n, _N_UNIFORM)
-        sym = lambda k, m: (2 * u[:, k] - 1) * m
-        lo, hi = math.log(c.scale[0]), math.log(c.scale[1])
-        p = dict(flip=u[:, 0] < c.hflip, angle=sym(1, c.degrees), scale=torch.exp(lo + u[:, 2] * (hi - lo)),
-                 ty=sym(3, c.translate[0]), tx=sym(4, c.translate[1]),
-                 clahe=u[:, 5] < c.clahe_p, clip=c.clahe_clip[0] + u[:, 6] * (c.clahe_clip[1] - c.clahe_clip[0]),
-                 gamma=torch.exp(sym(7, c.gamma)), contrast=1 + sym(8, c.contrast), brightness=sym(9, c.brightness),
-                 sigma=torch.where(u[:, 10] < c.blur_p, c.blur_sigma[0] + u[:, 11] * (c.blur_sigma[1] - c.blur_sigma[0]), 0.0),
-                 noise=torch.where(u[:, 12] < c.noise_p, c.noise_std[0] + u[:, 13] * (c.noise_std[1] - c.noise_std[0]), 0.0))
-        return {k: v.to(device) for k, v in p.items()}
-
-    def identity_params(self, n:int=1, device='cpu')->dict:
-        "Parameters that change nothing (a starting point for setting some by hand)."
-        z = torch.zeros(n, device=device)
-        return dict(flip=z.bool(), angle=z.clone(), scale=z + 1, ty=z.clone(), tx=z.clone(), clahe=z.bool(), clip=z + 1,
-                    gamma=z + 1, contrast=z + 1, brightness=z.clone(), sigma=z.clone(), noise=z.clone())
-
-    def matrix(self, params:dict, size=None)->torch.Tensor:
-        "Forward geometry in pixel coordinates, B x 3 x 3: input (x, y, 1) -> output (x, y, 1)."
-        H, W = size or self.size
-        a = torch.deg2rad(params['angle'].double()); s = params['scale'].double()
-        f = torch.where(params['flip'].to(a.device), -1.0, 1.0).double()
-        cos, sin = torch.cos(a) * s, torch.sin(a) * s
-        B = len(a); M = torch.zeros(B, 3, 3, dtype=torch.float64, device=a.device)
-        M[:, 0, 0], M[:, 0, 1], M[:, 1, 0], M[:, 1, 1] = cos * f, sin, -sin * f, cos  # s R(angle) diag(f, 1)
-        cx, cy = W / 2, H / 2
-        tx, ty = params['tx'].double() * W, params['ty'].double() * H
-        M[:, 0, 2] = cx + tx - (M[:, 0, 0] * cx + M[:, 0, 1] * cy)
-        M[:, 1, 2] = cy + ty - (M[:, 1, 0] * cx + M[:, 1, 1] * cy)
-        M[:, 2, 2] = 1
-        return M
-
-    def map_points(self, points, params:dict, size=None)->torch.Tensor:
-        "Send pixel coordinates `points` (B x N x 2 or N x 2, as x, y) through the geometry of `params`."
-        P = torch.as_tensor(points, dtype=torch.float64)
-        M = self.matrix(params, size).to(P.device)
-        Pb = P.expand(len(M), *P.shape[-2:]) if P.dim() == 2 else P
-        return (Pb @ M[:, :2, :2].transpose(1, 2) + M[:, None, :2, 2]).to(torch.float32)
-
-    @staticmethod
-    def _theta(params, H, W, device):
-        "The inverse geometry in grid_sample's normalised coordinates: (A, b), B x 2 x 2 and B x 2."
-        a = torch.deg2rad(params['angle'].double()); s = params['scale'].double()
-        f = 1 - 2 * params['flip'].to(a.device).double()
-        cos, sin = torch.cos(a) / s, torch.sin(a) / s          # (s R Flip)^-1 = Flip R^T / s
-        A = torch.stack([torch.stack([f * cos, -f * sin * (H / W)], -1), torch.stack([sin * (W / H), cos], -1)], -2)
-        tx, ty = params['tx'].double() * W, params['ty'].double() * H
-        b = torch.stack([-(f * cos * tx - f * sin * ty) * (2 / W), -(sin * tx + cos * ty) * (2 / H)], -1)
-        return A.to(device, torch.float32), b.to(device, torch.float32)
-
-    def _warp(self, x, params):
-        B, _, H, W = x.shape
-        geo = (params['angle'] != 0) | (params['scale'] != 1) | (params['tx'] != 0) | (params['ty'] != 0)
-        flip = params['flip'].to(x.device)
-        if not bool(geo.any()):                       # no resampling: flips are exact
-            return torch.where(flip[:, None, None, None], x.flip(-1), x) if bool(flip.any()) else x
-        A, b = self._theta(params, H, W, x.device)
-        xn = (torch.arange(W, device=x.device, dtype=torch.float32) * 2 + 1) / W - 1   # pixel centres, align_corners=False
-        yn = (torch.arange(H, device=x.device, dtype=torch.float32) * 2 + 1) / H - 1
-        grid = (yn[None, :, None, None] * A[:, None, None, :, 1] + b[:, None, None, :]) + xn[None, None, :, None] * A[:, None, None, :, 0]
-        out = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
-        if bool(geo.all()): return out
-        return torch.where(geo.to(x.device)[:, None, None, None], out, torch.where(flip[:, None, None, None], x.flip(-1), x))
-
-    @staticmethod
-    def _blur(x, sigma):
-        smax = float(sigma.max())
-        if smax <= 0: return x
-        B, _, H, W = x.shape
-        r = max(1, math.ceil(3 * smax))
-        d = torch.arange(-r, r + 1, device=x.device, dtype=torch.float32)
-        s = sigma.to(x.device, torch.float32)[:, None]
-        k = torch.where(s > 0, torch.exp(-0.5 * (d / s.clamp_min(1e-6)) ** 2), (d == 0).float())
-        k = k / k.sum(1, keepdim=True)
-        y = F.pad(x.reshape(1, B, H, W), (r, r, r, r), mode='replicate')   # 1 x B x H x W: one group per image
-        y = F.conv2d(y, k[:, None, None, :], groups=B)
-        y = F.conv2d(y, k[:, None, :, None], groups=B)
-        return y.reshape(B, 1, H, W)
-
-    def apply(self, x:torch.Tensor, params:dict)->torch.Tensor:
-        "Apply `params` (from `sample` or set by hand) to a batch `x` (B x 1 x H x W); returns a new tensor."
-        return self._apply(self._check(x, batch=True), params)
-
-    def _apply(self, x, params):
-        dev = x.device
-        col = lambda k: params[k].to(dev, torch.float32)[:, None, None, None]
-        y = self._warp(x, params)
-        if bool(params['clahe'].any()):
-            m = params['clahe'].to(dev)
-            y = torch.where(m[:, None, None, None], clahe(y, params['clip'].to(dev)), y)
-        if bool((params['gamma'] != 1).any()): y = y.clamp(0, 1).pow(col('gamma'))
-        if y is x: y = x.clone()                      # from here on, in place on a tensor of our own
-        if bool((params['contrast'] != 1).any()):
-            mean = y.mean(dim=(1, 2, 3), keepdim=True)
-            y.sub_(mean).mul_(col('contrast')).add_(mean)
-        if bool((params['brightness'] != 0).any()): y.add_(col('brightness'))
-        y = self._blur(y, params['sigma'])
-        if bool((params['noise'] > 0).any()):
-            y.add_(y.clamp(0, 1).add_(0.01).sqrt_().mul_(torch.randn_like(y)).mul_(col('noise')))
-        return y.clamp_(0, 1)
-
-    def _check(self, x, batch):
-        want = 'B x 1 x H x W' if batch else '1 x H x W'
-        if not isinstance(x, torch.Tensor): raise TypeError(f'{self.name} transform expects a torch tensor {want}, got {type(x).__name__}')
-        if not x.is_floating_point():
-            raise TypeError(f'{self.name} transform expects floats in [0, 1], got {x.dtype}: convert with x.float() / 255 (uint8) or / 65535 (uint16)')
-        if x.dim() != (4 if batch else 3) or x.shape[-3] != 1:
-            raise ValueError(f'{self.name} transform expects a single-channel tensor {want}, got shape {tuple(x.shape)}'
-                             + (' (a radiograph has one channel: no RGB)' if x.dim() >= 3 and x.shape[-3] == 3 else ''))
-        if self.size is not None and tuple(x.shape[-2:]) != self.size:
-            raise ValueError(f'{self.name} transform was built for {self.size[0]}x{self.size[1]} images, got '
-                             f'{x.shape[-2]}x{x.shape[-1]}: letterbox the images to {self.size[0]}x{self.size[1]} first, or build the transform with size={tuple(x.shape[-2:])}')
-        lo, hi = torch.aminmax(x.detach())
-        if lo < -1e-3 or hi > 1 + 1e-3:
-            raise ValueError(f'{self.name} transform expects values in [0, 1], got [{lo.item():.3g}, {hi.item():.3g}]'
-                             + (': divide by 255 (8-bit) or 65535 (16-bit) first' if hi > 1.5 else ''))
-        return x.float()
-
-    def batch(self, x:torch.Tensor)->torch.Tensor:
-        "Augment a batch `x` (B x 1 x H x W, any device), drawing new parameters for each image."
-        return self.apply(x, self.sample(len(x), x.device))
-
     def __call__(self, x:torch.Tensor)->torch.Tensor:
         "Augment one image `x` (1 x H x W); returns a new float32 tensor 1 x H x W in [0, 1]."
         x = self._check(x, batch=False)
         return self._apply(x[None], self.sample(1))[0]
 
-    def describe(self)->dict:
-        "Everything needed to rebuild this pipeline, JSON-serialisable (`from_description` rebuilds it)."
-        return json.loads(json.dumps(dict(name=self.name, size=self.size, steps=_STEPS, config=asdict(self.config), **self.meta)))
+# %% ../nbs/13_augment.ipynb #a153a707
+@patch
+def sample(self:XrayAugment, n:int=1, device='cpu')->dict:
+    "Random parameters of `n` images, one tensor of `n` values per parameter (uses torch's global generator)."
+    c = self.config
+    u = torch.rand(n, _N_UNIFORM)
+    sym = lambda k, m: (2 * u[:, k] - 1) * m
+    lo, hi = math.log(c.scale[0]), math.log(c.scale[1])
+    p = dict(flip=u[:, 0] < c.hflip, angle=sym(1, c.degrees), scale=torch.exp(lo + u[:, 2] * (hi - lo)),
+             ty=sym(3, c.translate[0]), tx=sym(4, c.translate[1]),
+             clahe=u[:, 5] < c.clahe_p, clip=c.clahe_clip[0] + u[:, 6] * (c.clahe_clip[1] - c.clahe_clip[0]),
+             gamma=torch.exp(sym(7, c.gamma)), contrast=1 + sym(8, c.contrast), brightness=sym(9, c.brightness),
+             sigma=torch.where(u[:, 10] < c.blur_p, c.blur_sigma[0] + u[:, 11] * (c.blur_sigma[1] - c.blur_sigma[0]), 0.0),
+             noise=torch.where(u[:, 12] < c.noise_p, c.noise_std[0] + u[:, 13] * (c.noise_std[1] - c.noise_std[0]), 0.0))
+    return {k: v.to(device) for k, v in p.items()}
+
+@patch
+def identity_params(self:XrayAugment, n:int=1, device='cpu')->dict:
+    "Parameters that change nothing (a starting point for setting some by hand)."
+    z = torch.zeros(n, device=device)
+    return dict(flip=z.bool(), angle=z.clone(), scale=z + 1, ty=z.clone(), tx=z.clone(), clahe=z.bool(), clip=z + 1,
+                gamma=z + 1, contrast=z + 1, brightness=z.clone(), sigma=z.clone(), noise=z.clone())
+
+# %% ../nbs/13_augment.ipynb #f84fa19a
+@patch
+def matrix(self:XrayAugment, params:dict, size=None)->torch.Tensor:
+    "Forward geometry in pixel coordinates, B x 3 x 3: input (x, y, 1) -> output (x, y, 1)."
+    H, W = size or self.size
+    a = torch.deg2rad(params['angle'].double())
+    s = params['scale'].double()
+    f = torch.where(params['flip'].to(a.device), -1.0, 1.0).double()
+    cos, sin = torch.cos(a) * s, torch.sin(a) * s
+    B = len(a)
+    M = torch.zeros(B, 3, 3, dtype=torch.float64, device=a.device)
+    M[:, 0, 0], M[:, 0, 1], M[:, 1, 0], M[:, 1, 1] = cos * f, sin, -sin * f, cos  # s R(angle) diag(f, 1)
+    cx, cy = W / 2, H / 2
+    tx, ty = params['tx'].double() * W, params['ty'].double() * H
+    M[:, 0, 2] = cx + tx - (M[:, 0, 0] * cx + M[:, 0, 1] * cy)
+    M[:, 1, 2] = cy + ty - (M[:, 1, 0] * cx + M[:, 1, 1] * cy)
+    M[:, 2, 2] = 1
+    return M
+
+@patch
+def map_points(self:XrayAugment, points, params:dict, size=None)->torch.Tensor:
+    "Send pixel coordinates `points` (B x N x 2 or N x 2, as x, y) through the geometry of `params`."
+    P = torch.as_tensor(points, dtype=torch.float64)
+    M = self.matrix(params, size).to(P.device)
+    Pb = P.expand(len(M), *P.shape[-2:]) if P.dim() == 2 else P
+    return (Pb @ M[:, :2, :2].transpose(1, 2) + M[:, None, :2, 2]).to(torch.float32)
+
+# %% ../nbs/13_augment.ipynb #bcef7255
+@patch_to(XrayAugment, static_method=True)
+def _theta(params, H, W, device):
+    "The inverse geometry in grid_sample's normalised coordinates: (A, b), B x 2 x 2 and B x 2."
+    a = torch.deg2rad(params['angle'].double())
+    s = params['scale'].double()
+    f = 1 - 2 * params['flip'].to(a.device).double()
+    cos, sin = torch.cos(a) / s, torch.sin(a) / s          # (s R Flip)^-1 = Flip R^T / s
+    A = torch.stack([torch.stack([f * cos, -f * sin * (H / W)], -1), torch.stack([sin * (W / H), cos], -1)], -2)
+    tx, ty = params['tx'].double() * W, params['ty'].double() * H
+    b = torch.stack([-(f * cos * tx - f * sin * ty) * (2 / W), -(sin * tx + cos * ty) * (2 / H)], -1)
+    return A.to(device, torch.float32), b.to(device, torch.float32)
+
+@patch
+def _warp(self:XrayAugment, x, params):
+    B, _, H, W = x.shape
+    geo = (params['angle'] != 0) | (params['scale'] != 1) | (params['tx'] != 0) | (params['ty'] != 0)
+    flip = params['flip'].to(x.device)
+    if not bool(geo.any()):                       # no resampling: flips are exact
+        return torch.where(flip[:, None, None, None], x.flip(-1), x) if bool(flip.any()) else x
+    A, b = self._theta(params, H, W, x.device)
+    xn = (torch.arange(W, device=x.device, dtype=torch.float32) * 2 + 1) / W - 1   # pixel centres, align_corners=False
+    yn = (torch.arange(H, device=x.device, dtype=torch.float32) * 2 + 1) / H - 1
+    grid = (yn[None, :, None, None] * A[:, None, None, :, 1] + b[:, None, None, :]) + xn[None, None, :, None] * A[:, None, None, :, 0]
+    out = F.grid_sample(x, grid, mode='bilinear', padding_mode='zeros', align_corners=False)
+    if bool(geo.all()): return out
+    return torch.where(geo.to(x.device)[:, None, None, None], out, torch.where(flip[:, None, None, None], x.flip(-1), x))
+
+# %% ../nbs/13_augment.ipynb #193bbdb9
+@patch_to(XrayAugment, static_method=True)
+def _blur(x, sigma):
+    smax = float(sigma.max())
+    if smax <= 0: return x
+    B, _, H, W = x.shape
+    r = max(1, math.ceil(3 * smax))
+    d = torch.arange(-r, r + 1, device=x.device, dtype=torch.float32)
+    s = sigma.to(x.device, torch.float32)[:, None]
+    k = torch.where(s > 0, torch.exp(-0.5 * (d / s.clamp_min(1e-6)) ** 2), (d == 0).float())
+    k = k / k.sum(1, keepdim=True)
+    y = F.pad(x.reshape(1, B, H, W), (r, r, r, r), mode='replicate')   # 1 x B x H x W: one group per image
+    y = F.conv2d(y, k[:, None, None, :], groups=B)
+    y = F.conv2d(y, k[:, None, :, None], groups=B)
+    return y.reshape(B, 1, H, W)
+
+# %% ../nbs/13_augment.ipynb #19688435
+@patch
+def apply(self:XrayAugment, x:torch.Tensor, params:dict)->torch.Tensor:
+    "Apply `params` (from `sample` or set by hand) to a batch `x` (B x 1 x H x W); returns a new tensor."
+    return self._apply(self._check(x, batch=True), params)
+
+@patch
+def _apply(self:XrayAugment, x, params):
+    dev = x.device
+    col = lambda k: params[k].to(dev, torch.float32)[:, None, None, None]
+    y = self._warp(x, params)
+    if bool(params['clahe'].any()):
+        m = params['clahe'].to(dev)
+        y = torch.where(m[:, None, None, None], clahe(y, params['clip'].to(dev)), y)
+    if bool((params['gamma'] != 1).any()): y = y.clamp(0, 1).pow(col('gamma'))
+    if y is x: y = x.clone()                      # from here on, in place on a tensor of our own
+    if bool((params['contrast'] != 1).any()):
+        mean = y.mean(dim=(1, 2, 3), keepdim=True)
+        y.sub_(mean).mul_(col('contrast')).add_(mean)
+    if bool((params['brightness'] != 0).any()): y.add_(col('brightness'))
+    y = self._blur(y, params['sigma'])
+    if bool((params['noise'] > 0).any()):
+        y.add_(y.clamp(0, 1).add_(0.01).sqrt_().mul_(torch.randn_like(y)).mul_(col('noise')))
+    return y.clamp_(0, 1)
+
+# %% ../nbs/13_augment.ipynb #e9a998ad
+@patch
+def _check(self:XrayAugment, x, batch):
+    want = 'B x 1 x H x W' if batch else '1 x H x W'
+    if not isinstance(x, torch.Tensor): raise TypeError(f'{self.name} transform expects a torch tensor {want}, got {type(x).__name__}')
+    if not x.is_floating_point():
+        raise TypeError(f'{self.name} transform expects floats in [0, 1], got {x.dtype}: convert with x.float() / 255 (uint8) or / 65535 (uint16)')
+    if x.dim() != (4 if batch else 3) or x.shape[-3] != 1:
+        raise ValueError(f'{self.name} transform expects a single-channel tensor {want}, got shape {tuple(x.shape)}'
+                         + (' (a radiograph has one channel: no RGB)' if x.dim() >= 3 and x.shape[-3] == 3 else ''))
+    if self.size is not None and tuple(x.shape[-2:]) != self.size:
+        raise ValueError(f'{self.name} transform was built for {self.size[0]}x{self.size[1]} images, got '
+                         f'{x.shape[-2]}x{x.shape[-1]}: letterbox the images to {self.size[0]}x{self.size[1]} first, or build the transform with size={tuple(x.shape[-2:])}')
+    lo, hi = torch.aminmax(x.detach())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ValueError(f'{self.name} transform expects values in [0, 1], got [{lo.item():.3g}, {hi.item():.3g}]'
+                         + (': divide by 255 (8-bit) or 65535 (16-bit) first' if hi > 1.5 else ''))
+    return x.float()
+
+# %% ../nbs/13_augment.ipynb #61e84d31
+@patch
+def batch(self:XrayAugment, x:torch.Tensor)->torch.Tensor:
+    "Augment a batch `x` (B x 1 x H x W, any device), drawing new parameters for each image."
+    return self.apply(x, self.sample(len(x), x.device))
+
+@patch
+def describe(self:XrayAugment)->dict:
+    "Everything needed to rebuild this pipeline, JSON-serialisable (`from_description` rebuilds it)."
+    return json.loads(json.dumps(dict(name=self.name, size=self.size, steps=_STEPS, config=asdict(self.config), **self.meta)))
 
 # %% ../nbs/13_augment.ipynb #c626a6eb
 MAX_STRENGTH = 1.5

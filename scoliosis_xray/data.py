@@ -7,10 +7,10 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 # %% auto #0
 __all__ = ['DEFAULT_SIZE', 'SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS',
            'CACHE_VERSION', 'SHORTCUT_AUC', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError',
-           'sniff_format', 'read_image', 'letterbox_geometry', 'intensity_window', 'preprocess', 'parse_size',
-           'DataWarning', 'parse_class_map', 'list_images', 'load_dataset', 'perceptual_hash', 'hash_distance',
-           'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit', 'save_audit',
-           'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
+           'sniff_format', 'read_image', 'bad_file_corpus', 'letterbox_geometry', 'intensity_window', 'preprocess',
+           'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'load_dataset', 'perceptual_hash',
+           'hash_distance', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit',
+           'save_audit', 'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
            'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
+from fastcore.basics import patch
 
 from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input
 
-# %% ../nbs/11_data.ipynb #549d89a9
+# %% ../nbs/11_data.ipynb #8ff9f64a
 DEFAULT_SIZE = (512, 256)          # (height, width): a tall input for full-spine films
 SQUARE_SIZE = (384, 384)           # the square option, about as many pixels
 DEFAULT_WINDOW = (0.5, 99.5)       # percentiles mapped to black and white
@@ -39,6 +40,7 @@ class ImageReadError(ValueError):
         super().__init__(f'{self.path}: {self.reason}')
     def __reduce__(self): return type(self), (self.path, self.reason)
 
+# %% ../nbs/11_data.ipynb #99623917
 _MAGIC = [(b'\x89PNG\r\n\x1a\n', 'PNG'), (b'\xff\xd8\xff', 'JPEG'), (b'II*\x00', 'TIFF'), (b'MM\x00*', 'TIFF'), (b'BM', 'BMP')]
 _NAMED = {'.png': 'a PNG', '.jpg': 'a JPEG', '.jpeg': 'a JPEG', '.dcm': 'a DICOM', '.dicom': 'a DICOM',
           '.tif': 'a TIFF', '.tiff': 'a TIFF', '.bmp': 'a BMP'}
@@ -46,7 +48,9 @@ _NAMED = {'.png': 'a PNG', '.jpg': 'a JPEG', '.jpeg': 'a JPEG', '.dcm': 'a DICOM
 def _describe_bytes(head):
     txt = None
     for cut in range(4):                       # the 132 bytes read may end inside a multi-byte character
-        with contextlib.suppress(UnicodeDecodeError): txt = head[:len(head) - cut].decode('utf-8'); break
+        with contextlib.suppress(UnicodeDecodeError):
+            txt = head[:len(head) - cut].decode('utf-8')
+            break
     if txt and txt.strip() and all(c.isprintable() or c in '\r\n\t' for c in txt):
         return f'it holds text ({txt.strip()[:40]!r}), not image data'
     return f'it starts with the bytes {head[:8].hex(" ")}, which no supported format starts with'
@@ -66,12 +70,7 @@ def sniff_format(path)->str:
     if path.suffix.lower() in ('.dcm', '.dicom', '') and head[:2] in (b'\x08\x00', b'\x02\x00'): return 'DICOM'  # no preamble
     raise ImageReadError(path, f'not {_NAMED.get(path.suffix.lower(), "a PNG, JPEG or DICOM")} file: {_describe_bytes(head)}')
 
-def _too_large(path, h, w, max_pixels):
-    return ImageReadError(path, f'image too large to decode safely: {w} x {h} px ({w * h / 1e6:.0f} Mpx) is above the '
-                          f'{max_pixels / 1e6:.0f} Mpx limit that guards against decompression bombs '
-                          '(raise max_pixels if the file is genuine)')
-
-# %% ../nbs/11_data.ipynb #32f30e55
+# %% ../nbs/11_data.ipynb #c73f50c9
 _LUMA = (0.299, 0.587, 0.114)
 _BITS = {'1': 1, 'I': 32, 'F': 32}
 
@@ -89,6 +88,12 @@ def _gray(im)->np.ndarray:
     g = a[..., 0] * np.float32(_LUMA[0]) + a[..., 1] * np.float32(_LUMA[1]) + a[..., 2] * np.float32(_LUMA[2])
     if im.mode == 'RGBA': g = g * (a[..., 3] / 255)
     return g.astype(np.float32)
+
+# %% ../nbs/11_data.ipynb #620b2e82
+def _too_large(path, h, w, max_pixels):
+    return ImageReadError(path, f'image too large to decode safely: {w} x {h} px ({w * h / 1e6:.0f} Mpx) is above the '
+                          f'{max_pixels / 1e6:.0f} Mpx limit that guards against decompression bombs '
+                          '(raise max_pixels if the file is genuine)')
 
 def _read_pil(path, fmt, max_pixels):
     try:
@@ -168,7 +173,81 @@ def read_image(path, max_pixels:int=MAX_PIXELS, voi:bool=True)->np.ndarray:
     modality LUT, then its VOI LUT or window (unless `voi=False`), then MONOCHROME1 inversion. Raises `ImageReadError`."""
     return _read(path, max_pixels, voi)[0]
 
-# %% ../nbs/11_data.ipynb #19d9cbcf
+# %% ../nbs/11_data.ipynb #954f1f9f
+def _png(w, h, idat=None)->bytes:
+    "The bytes of a PNG file whose header claims `w` x `h` 8-bit gray pixels, with `idat` (zlib data) as its only pixel data."
+    import zlib
+    def chunk(kind, data): return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    pixels = chunk(b'IDAT', idat) if idat is not None else b''
+    return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 0, 0, 0, 0)) + pixels + chunk(b'IEND', b'')
+
+def _truncated_jpeg(path)->bytes:
+    "The image at `path` as an 8-bit JPEG, cut off halfway through its image data."
+    import io
+    a = read_image(path)
+    buf = io.BytesIO()
+    Image.fromarray(np.rint(255 * (a - a.min()) / max(float(np.ptp(a)), 1e-9)).astype(np.uint8)).save(buf, 'JPEG', quality=90)
+    jpg = buf.getvalue()
+    scan = jpg.index(b'\xff\xda')          # the start-of-scan marker: the compressed pixels follow it
+    return jpg[:scan + (len(jpg) - scan) // 2]
+
+# %% ../nbs/11_data.ipynb #3e8a1a45
+def _dicom_file(path, pixels=None, syntax=None, fragment=None):
+    "Write a minimal DX DICOM file: without pixel data, or 12-bit `pixels` (stored as the compressed `fragment` if given)."
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = '1.2.840.10008.5.1.4.1.1.1.1'   # Digital X-Ray Image Storage - For Presentation
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = syntax or ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID, ds.Modality = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID, 'DX'
+    if pixels is not None:
+        ds.Rows, ds.Columns = pixels.shape
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, 'MONOCHROME2'
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
+        ds.PixelData = encapsulate([fragment]) if fragment is not None else pixels.astype(np.uint16).tobytes()
+    ds.save_as(path, enforce_file_format=True)
+
+# %% ../nbs/11_data.ipynb #c550fd69
+def bad_file_corpus(folder, good_images)->tuple:
+    """Write into `folder` (new or empty) one file of every kind of broken input, next to copies of `good_images`, and
+    return (the good copies, {bad file: the text its `ImageReadError` reason must contain}). Each good image goes into a
+    subfolder named after its own folder (`Normal/a.png` into `folder/Normal/`), most under awkward names (commas,
+    spaces, brackets, non-ASCII characters); the bad files, shared out between those subfolders, are a zero-byte file,
+    a truncated JPEG, a text file named `.png`, two PNGs too large to decode safely, a DICOM file without pixel data
+    and a DICOM file compressed in a syntax pydicom has no decoder for here."""
+    import shutil, zlib
+    from pydicom.pixels import get_decoder
+    from pydicom.uid import JPEGLosslessSV1
+    folder, sources = Path(folder), [Path(p) for p in good_images]
+    if not sources: raise ValueError('bad_file_corpus needs at least one good image (the truncated JPEG is made from the first)')
+    if folder.exists() and any(folder.iterdir()): raise FileExistsError(f'{folder} is not empty: give a new or empty folder')
+    good = []
+    for k, f in enumerate(sources):
+        (folder / f.parent.name).mkdir(parents=True, exist_ok=True)
+        name = [f.name, f'scan, AP {k}{f.suffix}', f'film {k} (copy){f.suffix}', f'Röntgen_脊柱_{k}{f.suffix}'][k % 4]
+        good.append(Path(shutil.copy(f, folder / f.parent.name / name)))
+    no_decoder = not get_decoder(JPEGLosslessSV1).is_available
+    kinds = [('empty.png', b'', 'empty file (0 bytes)'), ('truncated.jpg', _truncated_jpeg(sources[0]), 'truncated'),
+             ('notes.png', ('Patient 4821: AP standing, see report!\n ' + 'Röntgen ' * 20).encode(), 'not a PNG file: it holds text'),
+             ('bomb.png', _png(40000, 40000, zlib.compress(b'\x00' * 40001)), 'too large to decode safely'),
+             ('big.png', _png(11000, 11000), 'too large to decode safely'),
+             ('no_pixels.dcm', None, 'DICOM file without pixel data'),
+             ('jpeg_lossless.dcm', JPEGLosslessSV1, 'no decoder for it is installed' if no_decoder else 'cannot decode the DICOM pixel data')]
+    homes = list(dict.fromkeys(p.parent for p in good))
+    bad = {}
+    for i, (name, content, why) in enumerate(kinds):
+        p = homes[i * len(homes) // len(kinds)] / name
+        if isinstance(content, bytes): p.write_bytes(content)
+        elif content is None: _dicom_file(p)
+        else: _dicom_file(p, np.zeros((64, 32)), content, b'\xff\xd8\xff\xc3' + b'\x00' * 64)
+        bad[p] = why
+    return good, bad
+
+# %% ../nbs/11_data.ipynb #1b2d11f1
 def _fit(h, w, size):
     H, W = int(size[0]), int(size[1])
     if h < 1 or w < 1 or H < 1 or W < 1: raise ValueError(f'cannot fit a {h} x {w} image into {size}')
@@ -182,6 +261,7 @@ def letterbox_geometry(h:int, w:int, size=DEFAULT_SIZE):
     scale, top, left, _, _ = _fit(h, w, size)
     return scale, top, left
 
+# %% ../nbs/11_data.ipynb #adaf5edb
 def intensity_window(img, window=DEFAULT_WINDOW):
     "The (low, high) intensities at percentiles `window` of `img`: the values `preprocess` maps to black and white."
     lo, hi = np.percentile(np.asarray(img, dtype=np.float32), window)
@@ -204,6 +284,7 @@ def preprocess(img, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8)->np.nd
     out[top:top + nh, left:left + nw] = np.rint(q)
     return out
 
+# %% ../nbs/11_data.ipynb #b3a1f756
 def parse_size(text)->tuple:
     "An input size from 'tall' (512x256), 'square' (384x384), 'HxW' such as '448x224', or one number N for NxN."
     t = str(text).strip().lower()
@@ -215,13 +296,14 @@ def parse_size(text)->tuple:
     if min(h, w) < 32: raise ValueError(f'size {h}x{w} is too small (at least 32 px a side)')
     return (h, w)
 
-# %% ../nbs/11_data.ipynb #74ebbafc
+# %% ../nbs/11_data.ipynb #bc4eadeb
 class DataWarning(UserWarning):
     "Some input could not be used; the rest of the dataset still loads. Each problem names the file and the reason."
 
 _PATH_COLS, _LABEL_COLS = ('path', 'file', 'filename', 'image'), ('label', 'class')
 _IGNORED_NAMES = {'thumbs.db', 'desktop.ini', 'dicomdir'}   # DICOMDIR: a media index, not an image
 
+# %% ../nbs/11_data.ipynb #bb8b0f12
 def parse_class_map(text)->dict:
     "A class map from text such as 'healthy=Normal,curved=Scoliosis,other=ignore' (the command line's `--class-map`)."
     out = {}
@@ -248,6 +330,7 @@ def _class_of(name, class_map=None, numeric=False):
     if numeric and s in ('0', '1'): return CLASSES[int(s)]
     return '?'
 
+# %% ../nbs/11_data.ipynb #617bf61b
 def _is_image_name(p:Path)->bool:
     if p.suffix.lower() in IMAGE_SUFFIXES: return True
     if p.suffix and not p.suffix[1:].isdigit(): return False    # DICOM files often have no extension, or .1, .2 ...
@@ -268,9 +351,10 @@ def list_images(folder:Path):
 def _describe_folders(found):
     return ', '.join(f'{n}/ ({len(v[0])} image{"s" * (len(v[0]) != 1)})' for n, v in found.items()) or 'no subfolders'
 
-# %% ../nbs/11_data.ipynb #bf18f1d5
-def _from_folders(src:Path, class_map, problems):
-    found = {d.name: list_images(d) for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith(('.', '_'))}
+# %% ../nbs/11_data.ipynb #d1019f4a
+def _folder_classes(src:Path, found, class_map, problems)->dict:
+    """{folder name: class, or None for a folder to ignore} for the subfolders `found` in `src` ({name: (images,
+    other files)}), or an error that lists the folders and says how to name or map them."""
     if class_map is not None:
         unknown = [k for k in class_map if k not in found]
         if unknown: raise ValueError(f'{src}: class_map names folder(s) {", ".join(map(repr, unknown))} that do not exist; '
@@ -279,23 +363,29 @@ def _from_folders(src:Path, class_map, problems):
         for n in found:
             if n not in class_map and found[n][0]:
                 problems.append(dict(path=str(src / n), reason=f'folder not in class_map: its {len(found[n][0])} images are ignored'))
-    else:
-        mapping = {n: _class_of(n) for n in found}
-        others = [n for n, c in mapping.items() if c == '?' and found[n][0]]
-        known = [c for c in mapping.values() if c in CLASSES]
-        if others or len(known) != len(set(known)):
-            eg = list(zip([n for n in found if found[n][0]][:2], CLASSES))
-            raise ValueError(f'{src}: cannot tell which folders hold Normal and which Scoliosis images; found '
-                             f'{_describe_folders(found)}. Name the class folders Normal/ and Scoliosis/, or map each '
-                             'folder to its class, e.g. class_map={' + ', '.join(f"'{n}': '{c}'" for n, c in eg) + '} (command '
-                             'line: --class-map ' + ','.join(f'{n}={c}' for n, c in eg) + ') with the classes right for your data')
-        mapping = {n: c for n, c in mapping.items() if c in CLASSES}
-        if not mapping:
-            loose = [p for p in src.iterdir() if p.is_file() and _is_image_name(p)]
-            if loose: raise ValueError(f'{src}: {len(loose)} images lie directly in the folder, with no class folders; '
-                                       'put them in Normal/ and Scoliosis/ subfolders or list them in a CSV manifest (path,label)')
-            raise ValueError(f'{src}: no class folders (expected Normal/ and Scoliosis/ subfolders, or a CSV manifest); '
-                             f'found {_describe_folders(found)}')
+        return mapping
+    mapping = {n: _class_of(n) for n in found}
+    others = [n for n, c in mapping.items() if c == '?' and found[n][0]]
+    known = [c for c in mapping.values() if c in CLASSES]
+    if others or len(known) != len(set(known)):
+        eg = list(zip([n for n in found if found[n][0]][:2], CLASSES))
+        raise ValueError(f'{src}: cannot tell which folders hold Normal and which Scoliosis images; found '
+                         f'{_describe_folders(found)}. Name the class folders Normal/ and Scoliosis/, or map each '
+                         'folder to its class, e.g. class_map={' + ', '.join(f"'{n}': '{c}'" for n, c in eg) + '} (command '
+                         'line: --class-map ' + ','.join(f'{n}={c}' for n, c in eg) + ') with the classes right for your data')
+    mapping = {n: c for n, c in mapping.items() if c in CLASSES}
+    if not mapping:
+        loose = [p for p in src.iterdir() if p.is_file() and _is_image_name(p)]
+        if loose: raise ValueError(f'{src}: {len(loose)} images lie directly in the folder, with no class folders; '
+                                   'put them in Normal/ and Scoliosis/ subfolders or list them in a CSV manifest (path,label)')
+        raise ValueError(f'{src}: no class folders (expected Normal/ and Scoliosis/ subfolders, or a CSV manifest); '
+                         f'found {_describe_folders(found)}')
+    return mapping
+
+# %% ../nbs/11_data.ipynb #c0198e41
+def _from_folders(src:Path, class_map, problems):
+    found = {d.name: list_images(d) for d in sorted(src.iterdir()) if d.is_dir() and not d.name.startswith(('.', '_'))}
+    mapping = _folder_classes(src, found, class_map, problems)
     rows = []
     for n, c in mapping.items():
         if c is None: continue
@@ -309,12 +399,37 @@ def _from_folders(src:Path, class_map, problems):
                          f'has images; found {_describe_folders(found)}')
     return pd.DataFrame(rows)
 
+# %% ../nbs/11_data.ipynb #71fa462f
 def _manifest_columns(csv:Path):
     try: head = pd.read_csv(csv, nrows=0, encoding='utf-8-sig')
     except Exception: return None, None
     cols = {c.strip().lower(): c for c in head.columns}
     return next((cols[c] for c in _PATH_COLS if c in cols), None), next((cols[c] for c in _LABEL_COLS if c in cols), None)
 
+def _manifest_row(r, i, csv, cols, class_map, problems):
+    "Row `i` (a dict) of the manifest `csv` as a dataset row, or None: a row to ignore, or a problem added to `problems`."
+    pcol, lcol, ccol, icol, extra = cols
+    name, where = r[pcol].strip(), f'{csv.name} row {i}'
+    if not name:
+        problems.append(dict(path=str(csv), reason=f'{where}: empty path'))
+        return None
+    p = Path(name) if Path(name).is_absolute() else csv.parent / name
+    lab = _class_of(r[lcol], class_map, numeric=True)
+    if lab is None: return None
+    if lab == '?':
+        problems.append(dict(path=str(p), reason=f'{where}: unknown label {r[lcol]!r} (expected Normal or Scoliosis, '
+                             '0 or 1; map other names with class_map)'))
+        return None
+    if not p.is_file():
+        problems.append(dict(path=str(p), reason=f'{where}: ' + ('a folder, not a file' if p.is_dir() else 'file not found')))
+        return None
+    cobb = np.nan
+    if ccol and r[ccol].strip():
+        try: cobb = float(r[ccol])
+        except ValueError: problems.append(dict(path=str(p), reason=f'{where}: cobb_angle {r[ccol]!r} is not a number: left unknown'))
+    return dict(path=str(p), label=lab, cobb_angle=cobb, patient_id=r[icol].strip() if icol else '', **{c: r[c] for c in extra})
+
+# %% ../nbs/11_data.ipynb #cc544c4b
 def _from_manifest(csv:Path, class_map, problems):
     try: raw = pd.read_csv(csv, dtype=str, keep_default_na=False, encoding='utf-8-sig')
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -327,25 +442,9 @@ def _from_manifest(csv:Path, class_map, problems):
     low = {c.strip().lower(): c for c in raw.columns}
     ccol, icol = low.get('cobb_angle'), low.get('patient_id')
     extra = [c for c in raw.columns if c not in (pcol, lcol, ccol, icol)]
-    rows = []
-    for i, r in enumerate(raw.to_dict('records'), start=1):
-        name, where = r[pcol].strip(), f'{csv.name} row {i}'
-        if not name: problems.append(dict(path=str(csv), reason=f'{where}: empty path')); continue
-        p = Path(name) if Path(name).is_absolute() else csv.parent / name
-        lab = _class_of(r[lcol], class_map, numeric=True)
-        if lab is None: continue
-        if lab == '?':
-            problems.append(dict(path=str(p), reason=f'{where}: unknown label {r[lcol]!r} (expected Normal or Scoliosis, '
-                                 '0 or 1; map other names with class_map)')); continue
-        if not p.is_file():
-            problems.append(dict(path=str(p), reason=f'{where}: ' + ('a folder, not a file' if p.is_dir() else 'file not found'))); continue
-        cobb = np.nan
-        if ccol and r[ccol].strip():
-            try: cobb = float(r[ccol])
-            except ValueError: problems.append(dict(path=str(p), reason=f'{where}: cobb_angle {r[ccol]!r} is not a number: left unknown'))
-        rows.append(dict(path=str(p), label=lab, cobb_angle=cobb, patient_id=r[icol].strip() if icol else '',
-                         **{c: r[c] for c in extra}))
-    df = pd.DataFrame(rows)
+    rows = [_manifest_row(r, i, csv, (pcol, lcol, ccol, icol, extra), class_map, problems)
+            for i, r in enumerate(raw.to_dict('records'), start=1)]
+    df = pd.DataFrame([r for r in rows if r is not None])
     for c in extra:
         if c in df:
             with contextlib.suppress(ValueError, TypeError): df[c] = pd.to_numeric(df[c])
@@ -355,7 +454,7 @@ def _from_manifest(csv:Path, class_map, problems):
                          f'has usable rows ({len(raw)} rows, {len(problems)} problem(s))')
     return df
 
-# %% ../nbs/11_data.ipynb #f8f7e78c
+# %% ../nbs/11_data.ipynb #a7648221
 def _dicom_patient_ids(paths):
     "PatientID of each DICOM file among `paths` (header only); '' for others or when unreadable."
     import pydicom
@@ -368,6 +467,7 @@ def _dicom_patient_ids(paths):
         out.append(pid)
     return out
 
+# %% ../nbs/11_data.ipynb #3a5bbb0c
 def _finish(df, problems, dicom_ids=True):
     df = df.copy()
     df['path'] = [os.path.abspath(p) for p in df['path']]
@@ -393,6 +493,7 @@ def _finish(df, problems, dicom_ids=True):
         warnings.warn(DataWarning(f'{len(problems)} problem(s) in the data; the rest loads:\n' + '\n'.join(lines)), stacklevel=3)
     return df
 
+# %% ../nbs/11_data.ipynb #7f35112c
 def load_dataset(source, class_map:dict=None, dicom_patient_ids:bool=True)->pd.DataFrame:
     """List the images of `source` (a folder per class, a CSV manifest, a folder with `labels.csv`, or a DataFrame with
     `path` and `label`) without decoding them: columns `path`, `label`, `y`, `cobb_angle`, `patient_id`, then extras."""
@@ -439,9 +540,10 @@ def _stats(img):
     p = np.percentile(img[::k, ::k], [DEFAULT_WINDOW[0], 50, DEFAULT_WINDOW[1]])
     return dict(p_low=float(p[0]), p50=float(p[1]), p_high=float(p[2]), blank=bool(p[2] <= p[0]))
 
-# %% ../nbs/11_data.ipynb #946c2b69
+# %% ../nbs/11_data.ipynb #5618b609
 class ImageCache:
-    "Decoded, preprocessed images on disk, keyed by file content and preprocessing parameters (see above)."
+    """Decoded, preprocessed images on disk, keyed by file content and preprocessing parameters, so that a changed file or
+    a changed setting is never served stale."""
     def __init__(self, root=None, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8, max_pixels:int=MAX_PIXELS):
         self.root = Path(root) if root is not None else cache_dir()
         self.size, self.window, self.bits, self.max_pixels = (int(size[0]), int(size[1])), (float(window[0]), float(window[1])), int(bits), int(max_pixels)
@@ -455,92 +557,115 @@ class ImageCache:
     def __repr__(self): return f'ImageCache({str(self.root)!r}, size={self.size}, window={self.window}, bits={self.bits})'
     def __getstate__(self): return {**self.__dict__, '_sha': {}}   # workers start with an empty memo
 
-    def sha256(self, path)->str:
-        "Content hash of `path`, remembered (in memory and on disk) by path, size and modification time."
-        p = os.path.abspath(path)
-        try: st = os.stat(p)
-        except FileNotFoundError: raise ImageReadError(p, 'file not found') from None
-        sig = [st.st_size, st.st_mtime_ns]
-        hit = self._sha.get(p)
-        if hit is not None and hit[0] == sig: return hit[1]
-        key = hashlib.sha1(p.encode('utf-8', 'surrogateescape')).hexdigest()
-        idx = self.root / 'files' / key[:2] / f'{key}.json'
-        try:
-            d = json.loads(idx.read_text())
-            if [d['size'], d['mtime_ns']] == sig: self._sha[p] = (sig, d['sha256']); return d['sha256']
-        except (OSError, ValueError, KeyError): pass
-        h = sha256_file(p)
-        atomic_write(idx, json.dumps(dict(path=p, size=sig[0], mtime_ns=sig[1], sha256=h)).encode('utf-8', 'surrogateescape'), record=False)
-        self._sha[p] = (sig, h)
-        return h
+# %% ../nbs/11_data.ipynb #228acc62
+@patch
+def sha256(self:ImageCache, path)->str:
+    "Content hash of `path`, remembered (in memory and on disk) by path, size and modification time."
+    p = os.path.abspath(path)
+    try: st = os.stat(p)
+    except FileNotFoundError: raise ImageReadError(p, 'file not found') from None
+    sig = [st.st_size, st.st_mtime_ns]
+    hit = self._sha.get(p)
+    if hit is not None and hit[0] == sig: return hit[1]
+    key = hashlib.sha1(p.encode('utf-8', 'surrogateescape')).hexdigest()
+    idx = self.root / 'files' / key[:2] / f'{key}.json'
+    try:
+        d = json.loads(idx.read_text())
+        if [d['size'], d['mtime_ns']] == sig:
+            self._sha[p] = (sig, d['sha256'])
+            return d['sha256']
+    except (OSError, ValueError, KeyError): pass
+    h = sha256_file(p)
+    atomic_write(idx, json.dumps(dict(path=p, size=sig[0], mtime_ns=sig[1], sha256=h)).encode('utf-8', 'surrogateescape'), record=False)
+    self._sha[p] = (sig, h)
+    return h
 
-    def entry(self, sha:str)->Path: return self.dir / sha[:2] / f'{sha}.npy'
-    def _meta_file(self, sha): return self.root / f'meta-v{CACHE_VERSION}' / sha[:2] / f'{sha}.json'
+# %% ../nbs/11_data.ipynb #96d6d4e2
+@patch
+def entry(self:ImageCache, sha:str)->Path: return self.dir / sha[:2] / f'{sha}.npy'
 
-    def _fill(self, path, sha):
-        img, info = _read(path, self.max_pixels)
-        out = preprocess(img, self.size, self.window, self.bits)
-        meta = dict(info, sha256=sha, phash=perceptual_hash(img), **_stats(img))
-        atomic_write(self._meta_file(sha), json.dumps(meta).encode(), record=False)
-        atomic_write(self.entry(sha), lambda f: np.save(f, out, allow_pickle=False), record=False)
-        return out, meta
+@patch
+def _meta_file(self:ImageCache, sha): return self.root / f'meta-v{CACHE_VERSION}' / sha[:2] / f'{sha}.json'
 
-    def get(self, path)->np.ndarray:
-        "The preprocessed image of `path` (uint8 or uint16, `size` shaped), decoded only if not cached yet."
+@patch
+def _fill(self:ImageCache, path, sha):
+    img, info = _read(path, self.max_pixels)
+    out = preprocess(img, self.size, self.window, self.bits)
+    meta = dict(info, sha256=sha, phash=perceptual_hash(img), **_stats(img))
+    atomic_write(self._meta_file(sha), json.dumps(meta).encode(), record=False)
+    atomic_write(self.entry(sha), lambda f: np.save(f, out, allow_pickle=False), record=False)
+    return out, meta
+
+# %% ../nbs/11_data.ipynb #cd22be3c
+@patch
+def get(self:ImageCache, path)->np.ndarray:
+    "The preprocessed image of `path` (uint8 or uint16, `size` shaped), decoded only if not cached yet."
+    sha = self.sha256(path)
+    try:
+        a = np.load(self.entry(sha), allow_pickle=False)
+        if a.shape == self.size: return a
+    except FileNotFoundError: pass
+    except (ValueError, OSError, EOFError): pass          # a damaged entry is decoded again
+    return self._fill(path, sha)[0]
+
+@patch
+def meta(self:ImageCache, path)->dict:
+    "What decoding `path` told: format, width, height, bit depth, mode, `phash`, `sha256`, intensity percentiles."
+    sha = self.sha256(path)
+    try: return json.loads(self._meta_file(sha).read_text())
+    except (OSError, ValueError): return self._fill(path, sha)[1]
+
+# %% ../nbs/11_data.ipynb #9965f3e3
+@patch
+def _build_one(self:ImageCache, path):
+    try:
         sha = self.sha256(path)
-        try:
-            a = np.load(self.entry(sha), allow_pickle=False)
-            if a.shape == self.size: return a
-        except FileNotFoundError: pass
-        except (ValueError, OSError, EOFError): pass          # a damaged entry is decoded again
-        return self._fill(path, sha)[0]
+        if self.entry(sha).is_file():
+            with contextlib.suppress(OSError, ValueError):
+                m = json.loads(self._meta_file(sha).read_text())
+                return path, sha, m['phash'], None
+        _, m = self._fill(path, sha)
+        return path, sha, m['phash'], None
+    except ImageReadError as e: return path, None, None, e.reason
+    except Exception as e: return path, None, None, f'{type(e).__name__}: {e}'
 
-    def meta(self, path)->dict:
-        "What decoding `path` told: format, width, height, bit depth, mode, `phash`, `sha256`, intensity percentiles."
-        sha = self.sha256(path)
-        try: return json.loads(self._meta_file(sha).read_text())
-        except (OSError, ValueError): return self._fill(path, sha)[1]
+# %% ../nbs/11_data.ipynb #a71bc749
+@patch
+def build(self:ImageCache, df, workers:int=None, progress:bool=True):
+    """Decode every file of `df['path']` not cached yet, `workers` processes (default: all cores). Returns (ok rows
+    of `df` with `sha256` and `phash` added, failures as a DataFrame with `path`, `label`, `reason`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')          # tqdm.auto warns on import in a notebook without ipywidgets
+        from tqdm.auto import tqdm
+    paths = list(dict.fromkeys(str(p) for p in df['path']))
+    workers = max(1, min(os.cpu_count() or 1, len(paths)) if workers is None else min(int(workers), len(paths) or 1))
+    res = {}
+    with tqdm(total=len(paths), desc='Caching images', unit='img', disable=not progress) as bar:
+        if workers == 1:
+            for p in paths:
+                res[p] = self._build_one(p)
+                bar.update()
+        else:
+            with ProcessPoolExecutor(workers) as ex:
+                for r in ex.map(self._build_one, paths, chunksize=max(1, min(16, len(paths) // (8 * workers)))):
+                    res[r[0]] = r
+                    bar.update()
+    ok_mask = np.array([res[str(p)][3] is None for p in df['path']], dtype=bool)
+    ok = df[ok_mask].copy()
+    ok['sha256'] = [res[str(p)][1] for p in ok['path']]
+    ok['phash'] = [res[str(p)][2] for p in ok['path']]
+    bad = df[~ok_mask]
+    failures = pd.DataFrame({'path': [str(p) for p in bad['path']],
+                             'label': list(bad['label']) if 'label' in bad else [''] * len(bad),
+                             'reason': [res[str(p)][3] for p in bad['path']]})
+    return ok.reset_index(drop=True), failures.drop_duplicates('path').reset_index(drop=True)
 
-    def _build_one(self, path):
-        try:
-            sha = self.sha256(path)
-            if self.entry(sha).is_file():
-                with contextlib.suppress(OSError, ValueError):
-                    m = json.loads(self._meta_file(sha).read_text()); return path, sha, m['phash'], None
-            _, m = self._fill(path, sha)
-            return path, sha, m['phash'], None
-        except ImageReadError as e: return path, None, None, e.reason
-        except Exception as e: return path, None, None, f'{type(e).__name__}: {e}'
-
-    def build(self, df, workers:int=None, progress:bool=True):
-        """Decode every file of `df['path']` not cached yet, `workers` processes (default: all cores). Returns (ok rows
-        of `df` with `sha256` and `phash` added, failures as a DataFrame with `path`, `label`, `reason`)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')          # tqdm.auto warns on import in a notebook without ipywidgets
-            from tqdm.auto import tqdm
-        paths = list(dict.fromkeys(str(p) for p in df['path']))
-        workers = max(1, min(os.cpu_count() or 1, len(paths)) if workers is None else min(int(workers), len(paths) or 1))
-        res = {}
-        with tqdm(total=len(paths), desc='Caching images', unit='img', disable=not progress) as bar:
-            if workers == 1:
-                for p in paths: res[p] = self._build_one(p); bar.update()
-            else:
-                with ProcessPoolExecutor(workers) as ex:
-                    for r in ex.map(self._build_one, paths, chunksize=max(1, min(16, len(paths) // (8 * workers)))):
-                        res[r[0]] = r; bar.update()
-        ok_mask = np.array([res[str(p)][3] is None for p in df['path']], dtype=bool)
-        ok = df[ok_mask].copy()
-        ok['sha256'] = [res[str(p)][1] for p in ok['path']]; ok['phash'] = [res[str(p)][2] for p in ok['path']]
-        bad = df[~ok_mask]
-        failures = pd.DataFrame({'path': [str(p) for p in bad['path']],
-                                 'label': list(bad['label']) if 'label' in bad else [''] * len(bad),
-                                 'reason': [res[str(p)][3] for p in bad['path']]})
-        return ok.reset_index(drop=True), failures.drop_duplicates('path').reset_index(drop=True)
-
-    def clear(self, everything:bool=False):
-        "Delete this parameter set's entries (`everything=True`: the whole cache root, all parameter sets)."
-        import shutil
-        shutil.rmtree(self.root if everything else self.dir, ignore_errors=True)
+# %% ../nbs/11_data.ipynb #1c883fe3
+@patch
+def clear(self:ImageCache, everything:bool=False):
+    "Delete this parameter set's entries (`everything=True`: the whole cache root, all parameter sets)."
+    import shutil
+    shutil.rmtree(self.root if everything else self.dir, ignore_errors=True)
 
 # %% ../nbs/11_data.ipynb #99f758a9
 _POPCOUNT = np.array([bin(i).count('1') for i in range(256)], dtype=np.uint8)
@@ -583,7 +708,7 @@ def duplicate_clusters(phashes, sha256=None, patient_ids=None, max_bits:int=NEAR
             else: first[k] = i
     return _union_find(n, np.concatenate(pairs) if pairs else [])
 
-# %% ../nbs/11_data.ipynb #aec534f6
+# %% ../nbs/11_data.ipynb #48d11530
 SHORTCUT_AUC = 0.80
 SHORTCUT_FEATURES = ('width', 'height', 'aspect', 'file_size', 'format', 'bit_depth', 'mode')
 SHORTCUT_ADVICE = [
@@ -593,47 +718,48 @@ SHORTCUT_ADVICE = [
     'through one pipeline (same format and bit depth) before training: letterbox padding still shows the aspect ratio.',
     'Run the audit again afterwards: the metadata AUC should fall towards 0.5.']
 
+# %% ../nbs/11_data.ipynb #876fed1f
 def _auc(y, s):
     "ROC-AUC of scores `s` for labels `y` (0/1), ties counted half: the Mann-Whitney statistic."
     from scipy.stats import rankdata
-    y = np.asarray(y).astype(bool); n1 = int(y.sum()); n0 = len(y) - n1
+    y = np.asarray(y).astype(bool)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
     return float((rankdata(s)[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
-def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, n_boot:int=1000, folds:int=5)->dict:
-    """How well `features` (metadata, one row per image) predict the label `y` (0/1): cross-validated ROC-AUC of a
-    random forest with a 95% bootstrap CI, each feature's own AUC, and a verdict with advice at `SHORTCUT_AUC` or above."""
-    from sklearn.ensemble import RandomForestClassifier
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-    y = np.asarray(y).astype(int)
-    counts = np.bincount(y, minlength=2)
-    res = dict(auc=None, ci=None, n=int(len(y)), folds=0, features=list(features.columns), feature_auc={},
-               threshold=SHORTCUT_AUC, shortcut=False, verdict='', advice=[])
-    if counts.min() < 5:
-        res['verdict'] = f'not run: the smaller class has {counts.min()} readable images (at least 5 are needed)'; return res
-    num = [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c])]
-    X = pd.get_dummies(features, columns=[c for c in features.columns if c not in num], dtype=float)
-    X = X.loc[:, X.nunique() > 1]
-    for c in X.columns:
-        a = _auc(y, X[c].to_numpy()); res['feature_auc'][c] = round(max(a, 1 - a), 4)
-    if X.shape[1] == 0:
-        res.update(auc=0.5, ci=[0.5, 0.5], verdict='no shortcut: every image has the same metadata'); return res
-    g = np.arange(len(y)) if groups is None else pd.factorize(pd.Series(list(groups)))[0]
-    k = int(min(folds, min(len(set(g[y == c])) for c in (0, 1))))
-    if k < 2:
-        res['verdict'] = 'not run: too few independent images per class for cross-validation'; return res
-    cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
-    oof = np.zeros(len(y)); Xa = X.to_numpy()
-    for tr, te in cv.split(Xa, y, g):
-        if len(set(y[tr])) < 2: oof[te] = y[tr].mean(); continue
-        clf = RandomForestClassifier(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1).fit(Xa[tr], y[tr])
-        oof[te] = clf.predict_proba(Xa[te])[:, 1]
-    auc = _auc(y, oof)
-    rng = np.random.default_rng(seed); boots = []
+def _boot_ci(y, s, seed, n_boot):
+    "95% bootstrap interval of the ROC-AUC of scores `s` for labels `y`; resamples holding one class only are skipped."
+    rng = np.random.default_rng(seed)
+    boots = []
     for _ in range(n_boot):
         i = rng.integers(0, len(y), len(y))
-        if 0 < y[i].sum() < len(i): boots.append(_auc(y[i], oof[i]))
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    res.update(auc=round(auc, 4), ci=[round(float(lo), 4), round(float(hi), 4)], folds=k, shortcut=bool(auc >= SHORTCUT_AUC))
+        if 0 < y[i].sum() < len(i): boots.append(_auc(y[i], s[i]))
+    return np.percentile(boots, [2.5, 97.5])
+
+# %% ../nbs/11_data.ipynb #7360bf9d
+def _metadata_matrix(features):
+    "`features` as numbers: numeric columns as they are, the others one-hot; columns with a single value dropped."
+    num = [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c])]
+    X = pd.get_dummies(features, columns=[c for c in features.columns if c not in num], dtype=float)
+    return X.loc[:, X.nunique() > 1]
+
+def _oof_forest(X, y, g, k, seed):
+    "Out-of-fold probabilities of a random forest predicting `y` from `X`, in `k` folds stratified by `y`, grouped by `g`."
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedGroupKFold
+    cv = StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+    oof = np.zeros(len(y))
+    for tr, te in cv.split(X, y, g):
+        if len(set(y[tr])) < 2:
+            oof[te] = y[tr].mean()
+            continue
+        clf = RandomForestClassifier(n_estimators=100, min_samples_leaf=2, random_state=seed, n_jobs=1).fit(X[tr], y[tr])
+        oof[te] = clf.predict_proba(X[te])[:, 1]
+    return oof
+
+# %% ../nbs/11_data.ipynb #c6aff400
+def _shortcut_verdict(res, auc, lo, hi):
+    "Set the verdict (and, for a shortcut, the advice) of the shortcut check `res` from its AUC and 95% interval."
     top = sorted(res['feature_auc'].items(), key=lambda kv: -kv[1])[:3]
     strongest = ', '.join(f'{n} (AUC {a:.2f})' for n, a in top)
     ci = f'ROC-AUC {auc:.2f}, 95% CI {lo:.2f}-{hi:.2f}'
@@ -643,9 +769,38 @@ def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, n_boot:int
         res['advice'] = list(SHORTCUT_ADVICE)
     elif auc >= 0.65: res['verdict'] = f'weak metadata signal ({ci}); strongest: {strongest}. Worth checking where it comes from.'
     else: res['verdict'] = f'no shortcut: metadata does not predict the label ({ci}).'
+
+# %% ../nbs/11_data.ipynb #8206278a
+def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, n_boot:int=1000, folds:int=5)->dict:
+    """How well `features` (metadata, one row per image) predict the label `y` (0/1): cross-validated ROC-AUC of a
+    random forest with a 95% bootstrap CI, each feature's own AUC, and a verdict with advice at `SHORTCUT_AUC` or above."""
+    y = np.asarray(y).astype(int)
+    counts = np.bincount(y, minlength=2)
+    res = dict(auc=None, ci=None, n=int(len(y)), folds=0, features=list(features.columns), feature_auc={},
+               threshold=SHORTCUT_AUC, shortcut=False, verdict='', advice=[])
+    if counts.min() < 5:
+        res['verdict'] = f'not run: the smaller class has {counts.min()} readable images (at least 5 are needed)'
+        return res
+    X = _metadata_matrix(features)
+    for c in X.columns:
+        a = _auc(y, X[c].to_numpy())
+        res['feature_auc'][c] = round(max(a, 1 - a), 4)
+    if X.shape[1] == 0:
+        res.update(auc=0.5, ci=[0.5, 0.5], verdict='no shortcut: every image has the same metadata')
+        return res
+    g = np.arange(len(y)) if groups is None else pd.factorize(pd.Series(list(groups)))[0]
+    k = int(min(folds, min(len(set(g[y == c])) for c in (0, 1))))
+    if k < 2:
+        res['verdict'] = 'not run: too few independent images per class for cross-validation'
+        return res
+    oof = _oof_forest(X.to_numpy(), y, g, k, seed)
+    auc = _auc(y, oof)
+    lo, hi = _boot_ci(y, oof, seed, n_boot)
+    res.update(auc=round(auc, 4), ci=[round(float(lo), 4), round(float(hi), 4)], folds=k, shortcut=bool(auc >= SHORTCUT_AUC))
+    _shortcut_verdict(res, auc, lo, hi)
     return res
 
-# %% ../nbs/11_data.ipynb #f2cf1fb9
+# %% ../nbs/11_data.ipynb #b47d5fcf
 _ID_NAME = re.compile(r'\d{6,}')
 
 def _summary(v):
@@ -657,10 +812,41 @@ def _root_of(source, df):
     p = Path(source).absolute()
     return str(p.parent if p.is_file() else p)
 
+def _per_class(meta, fails)->dict:
+    "Count, unreadable files, sizes, aspect ratios, file sizes, formats, bit depths and colour modes of each class."
+    out = {}
+    for c in CLASSES:
+        m = meta[meta['label'] == c]
+        out[c] = dict(images=len(m), unreadable=int((fails['label'] == c).sum()), width=_summary(m['width']),
+                      height=_summary(m['height']), aspect=_summary(m['aspect']),
+                      file_size_kb=_summary(m['file_size'] / 1024), formats=dict(Counter(m['format'])),
+                      bit_depths={str(k): v for k, v in sorted(Counter(m['bit_depth']).items())},
+                      modes=dict(Counter(m['mode'])))
+    return out
+
+# %% ../nbs/11_data.ipynb #5ac39823
+def _duplicates(ok, max_bits)->tuple:
+    """(exact duplicates, near-duplicates) among the readable rows `ok`: groups of paths with their labels, whether
+    they cross classes, and for near-duplicates the largest perceptual hash distance within the group."""
+    exact = []
+    for sha, g in ok.groupby('sha256', sort=False):
+        if len(g) > 1: exact.append(dict(paths=list(g['path']), labels=list(g['label']), cross_class=g['label'].nunique() > 1))
+    near_ids = duplicate_clusters(list(ok['phash']), list(ok['sha256']), max_bits=max_bits)
+    near = []
+    for cid in pd.unique(near_ids):
+        idx = np.nonzero(near_ids == cid)[0]
+        if len(idx) < 2 or ok['sha256'].iloc[idx].nunique() < 2: continue
+        h = ok['phash'].iloc[idx].tolist()
+        near.append(dict(paths=ok['path'].iloc[idx].tolist(), labels=ok['label'].iloc[idx].tolist(),
+                         cross_class=ok['label'].iloc[idx].nunique() > 1, max_bits=max(hash_distance(h[0], x) for x in h)))
+    return exact, near
+
+# %% ../nbs/11_data.ipynb #e6d69d04
 def audit(source, class_map:dict=None, cache:ImageCache=None, workers:int=None, max_bits:int=NEAR_DUP_BITS,
           seed:int=0, progress:bool=True)->dict:
-    """Check a dataset before training (see above). Decodes every image once through `cache` (default: `ImageCache()`).
-    Returns a JSON-serialisable report; `format_audit` prints it as a table."""
+    """Check a dataset before training: counts and image properties per class, unreadable files, exact and
+    near-duplicates, identifier-like file names, blank images and the shortcut check. Decodes every image once through
+    `cache` (default: `ImageCache()`). Returns a JSON-serialisable report; `format_audit` prints it as a table."""
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', DataWarning)
         df = load_dataset(source, class_map)
@@ -671,32 +857,12 @@ def audit(source, class_map:dict=None, cache:ImageCache=None, workers:int=None, 
     meta['aspect'] = meta['height'] / meta['width']
     meta['label'], meta['path'] = ok['label'].to_numpy(), ok['path'].to_numpy()
     rep = dict(source=str(source), root=_root_of(source, df), n_listed=len(df), n_readable=len(ok), n_unreadable=len(fails),
-               classes={c: int((ok['label'] == c).sum()) for c in CLASSES}, per_class={})
-    for c in CLASSES:
-        m = meta[meta['label'] == c]
-        rep['per_class'][c] = dict(images=len(m), unreadable=int((fails['label'] == c).sum()), width=_summary(m['width']),
-                                   height=_summary(m['height']), aspect=_summary(m['aspect']),
-                                   file_size_kb=_summary(m['file_size'] / 1024), formats=dict(Counter(m['format'])),
-                                   bit_depths={str(k): v for k, v in sorted(Counter(m['bit_depth']).items())},
-                                   modes=dict(Counter(m['mode'])))
+               classes={c: int((ok['label'] == c).sum()) for c in CLASSES}, per_class=_per_class(meta, fails))
     n = np.array([rep['classes'][c] for c in CLASSES])
     rep['imbalance'] = dict(ratio=float(n.max() / n.min()) if n.min() else None, minority=CLASSES[int(np.argmin(n))])
     rep['unreadable'] = fails.to_dict('records')
     rep['load_problems'] = list(df.attrs.get('problems', []))
-    # duplicates
-    exact = []
-    for sha, g in ok.groupby('sha256', sort=False):
-        if len(g) > 1: exact.append(dict(paths=list(g['path']), labels=list(g['label']), cross_class=g['label'].nunique() > 1))
-    rep['exact_duplicates'] = exact
-    near_ids = duplicate_clusters(list(ok['phash']), list(ok['sha256']), max_bits=max_bits)
-    near = []
-    for cid in pd.unique(near_ids):
-        idx = np.nonzero(near_ids == cid)[0]
-        if len(idx) < 2 or ok['sha256'].iloc[idx].nunique() < 2: continue
-        h = ok['phash'].iloc[idx].tolist()
-        near.append(dict(paths=ok['path'].iloc[idx].tolist(), labels=ok['label'].iloc[idx].tolist(),
-                         cross_class=ok['label'].iloc[idx].nunique() > 1, max_bits=max(hash_distance(h[0], x) for x in h)))
-    rep['near_duplicates'] = near
+    rep['exact_duplicates'], rep['near_duplicates'] = _duplicates(ok, max_bits)
     rep['near_duplicate_bits'] = int(max_bits)
     rep['identifier_like_names'] = [p for p in df['path'] if _ID_NAME.search(Path(p).stem)]
     rep['blank_images'] = list(meta.loc[meta['blank'].astype(bool), 'path'])
@@ -705,6 +871,7 @@ def audit(source, class_map:dict=None, cache:ImageCache=None, workers:int=None, 
     rep['warnings'] = _audit_warnings(rep)
     return jsonable(rep)
 
+# %% ../nbs/11_data.ipynb #7fad8357
 def _audit_warnings(rep):
     w = []
     if rep['n_unreadable']: w.append(f"{rep['n_unreadable']} unreadable file(s): they are skipped (listed above with the reason).")
@@ -725,21 +892,16 @@ def _audit_warnings(rep):
     if rep['blank_images']: w.append(f"{len(rep['blank_images'])} blank image(s) (a single intensity).")
     return w
 
-# %% ../nbs/11_data.ipynb #2dac53ff
+# %% ../nbs/11_data.ipynb #c4f44fd7
 def _rel(p, root):
     try:
         r = os.path.relpath(p, root)
         return p if r.startswith('..') else r
     except ValueError: return p
 
-def format_audit(report:dict)->str:
-    "The audit `report` as a readable table for the terminal."
-    r, root = report, report['root']
+def _class_table(pc)->list:
+    "Lines of the per-class table of the audit report: one row per property, one column per class of `pc`."
     col = lambda s: f'{s:<24}'
-    L = [f"Audit of {r['source']}",
-         f"  {r['n_listed']} images listed, {r['n_readable']} readable (" + ', '.join(f'{c} {n}' for c, n in r['classes'].items())
-         + f"), {r['n_unreadable']} unreadable", '']
-    pc = r['per_class']
     def rng(s, fmt): return '-' if s is None else f"{fmt(s['min'])} / {fmt(s['median'])} / {fmt(s['max'])}"
     def cnt(d, suffix=''): return ', '.join(f'{k}{suffix} {v}' for k, v in d.items()) or '-'
     rows = [('', lambda c: c), ('images', lambda c: str(pc[c]['images'])), ('unreadable', lambda c: str(pc[c]['unreadable'])),
@@ -749,15 +911,29 @@ def format_audit(report:dict)->str:
             ('file size KB', lambda c: rng(pc[c]['file_size_kb'], lambda v: f'{v:.0f}')),
             ('formats', lambda c: cnt(pc[c]['formats'])), ('bit depth', lambda c: cnt(pc[c]['bit_depths'], '-bit')),
             ('colour mode', lambda c: cnt(pc[c]['modes']))]
-    for name, f in rows: L.append('  ' + col(name) + ''.join(f'{f(c):<26}' for c in pc))
-    s = r['shortcut']
-    L += ['', f"Shortcut check: does metadata alone ({', '.join(SHORTCUT_FEATURES)}) predict the label?"]
+    return ['  ' + col(name) + ''.join(f'{f(c):<26}' for c in pc) for name, f in rows]
+
+def _shortcut_lines(s)->list:
+    "Lines of the audit report on the shortcut check `s`: its AUC, each feature's AUC, the verdict and the advice."
+    L = ['', f"Shortcut check: does metadata alone ({', '.join(SHORTCUT_FEATURES)}) predict the label?"]
     if s['auc'] is not None and s['ci'] is not None:
         L.append(f"  ROC-AUC {s['auc']:.2f} (95% CI {s['ci'][0]:.2f}-{s['ci'][1]:.2f}), random forest, {s['folds']}-fold CV grouped by duplicates and patients")
     if s['feature_auc']:
         L.append('  per feature: ' + ', '.join(f'{k} {v:.2f}' for k, v in sorted(s['feature_auc'].items(), key=lambda kv: -kv[1])))
     L.append(('  WARNING ' if s['shortcut'] else '  ') + s['verdict'])
     if s['advice']: L += ['  What to do:'] + [f'   - {a}' for a in s['advice']]
+    return L
+
+# %% ../nbs/11_data.ipynb #f4f4931f
+def format_audit(report:dict)->str:
+    "The audit `report` as a readable table for the terminal."
+    r, root = report, report['root']
+    L = [f"Audit of {r['source']}",
+         f"  {r['n_listed']} images listed, {r['n_readable']} readable (" + ', '.join(f'{c} {n}' for c, n in r['classes'].items())
+         + f"), {r['n_unreadable']} unreadable", '']
+    pc = r['per_class']
+    L += _class_table(pc)
+    L += _shortcut_lines(r['shortcut'])
     def listing(title, items, fmt):
         if not items: return
         L.extend(['', f'{title} ({len(items)}):'] + [f'  {fmt(i)}' for i in items[:25]] + ([f'  ... and {len(items) - 25} more (see --json)'] if len(items) > 25 else []))
@@ -771,11 +947,12 @@ def format_audit(report:dict)->str:
     L += ['', 'Warnings:' if r['warnings'] else 'No warnings.'] + [f'  ! {w}' for w in r['warnings']]
     return '\n'.join(L)
 
+# %% ../nbs/11_data.ipynb #2c6c31b4
 def save_audit(report:dict, path, overwrite:bool=False, inputs=())->Path:
     "Write the audit `report` as JSON to `path` (never over one of `inputs`, nor a file the package did not write unless `overwrite`)."
     return atomic_write(path, report, overwrite=overwrite, inputs=inputs)
 
-# %% ../nbs/11_data.ipynb #13e16d43
+# %% ../nbs/11_data.ipynb #c94a8f79
 SPLITS = ('train', 'val', 'test')
 
 def assign_groups(df, cache:ImageCache=None, max_bits:int=NEAR_DUP_BITS, workers:int=None, progress:bool=True)->pd.DataFrame:
@@ -793,6 +970,7 @@ def assign_groups(df, cache:ImageCache=None, max_bits:int=NEAR_DUP_BITS, workers
     ok.attrs['excluded'] = fails.to_dict('records')
     return ok
 
+# %% ../nbs/11_data.ipynb #c9c8c5cc
 def _deal(df, names, fracs, seed, what):
     "Assign each group of `df` to one of `names` with shares `fracs`, stratified by label: {group: name}."
     ct = pd.crosstab(df['group'], df['label']).reindex(columns=list(CLASSES), fill_value=0)
@@ -817,13 +995,15 @@ def _deal(df, names, fracs, seed, what):
     for gi in order:
         n = counts[gi]
         s = int(np.argmin(((2 * (cur - target) * n + n * n) * w).sum(1)))
-        cur[s] += n; out[ct.index[gi]] = names[s]
+        cur[s] += n
+        out[ct.index[gi]] = names[s]
     empty = [(names[s], CLASSES[c]) for s in range(len(names)) for c in range(len(CLASSES)) if cur[s, c] == 0]
     if empty:
         raise ValueError(f'cannot give every {what} both classes ({", ".join(f"{s!r} has no {c}" for s, c in empty)}): '
                          f'the largest group holds {counts.sum(1).max()} images. Use fewer splits or add data.')
     return out
 
+# %% ../nbs/11_data.ipynb #d5b02c59
 def make_splits(df, val:float=0.15, test:float=0.2, seed:int=0, cache:ImageCache=None, max_bits:int=NEAR_DUP_BITS,
                 workers:int=None, progress:bool=True)->pd.DataFrame:
     """Stratified, grouped train/val/test splits of `df` (from `load_dataset`): adds `sha256`, `phash`, `group` and
@@ -843,7 +1023,7 @@ def kfold_splits(df, k:int=5, seed:int=0, cache:ImageCache=None, max_bits:int=NE
     g['fold'] = g['group'].map(_deal(g, list(range(k)), [1 / k] * k, seed, 'fold')).astype(int)
     return g
 
-# %% ../nbs/11_data.ipynb #76fc4ae0
+# %% ../nbs/11_data.ipynb #26118f70
 def _norm(p): return os.path.normpath(os.path.abspath(p))
 
 def _relative(p, base):
@@ -853,7 +1033,8 @@ def _relative(p, base):
 def save_splits(df, path, overwrite:bool=False)->Path:
     """Write `splits.csv` to `path`: `path` (relative to the file's folder), `label`, `split` and/or `fold`, `group`,
     `sha256`; images left out as unreadable (`df.attrs['excluded']`) are kept as split 'excluded' with the reason."""
-    path = Path(path); base = path.absolute().parent
+    path = Path(path)
+    base = path.absolute().parent
     if not ({'split', 'fold'} & set(df.columns)): raise ValueError('save_splits needs a split or fold column (make_splits, kfold_splits)')
     cols = [c for c in ('label', 'split', 'fold', 'group', 'sha256') if c in df.columns]
     out = df[cols].copy()
@@ -866,6 +1047,30 @@ def save_splits(df, path, overwrite:bool=False)->Path:
     atomic_write(path, out.to_csv(index=False, lineterminator='\n'), overwrite=overwrite)
     return path
 
+# %% ../nbs/11_data.ipynb #b196143b
+def _eg(v): return ', '.join(v[:3]) + (' ...' if len(v) > 3 else '')
+
+def _check_same_images(path, s, excl, data):
+    "Refuse the splits file `path` (rows `s` and `excl`, by absolute path) if it lists other images than the data `data`."
+    extra = [p for p in data.index if p not in s.index and p not in set(excl['key'])]
+    gone = [p for p in s.index if p not in data.index]
+    if extra or gone:
+        raise ValueError(f'{path} does not match the data: ' + '; '.join(
+            ([f'{len(extra)} image(s) of the data are not in it ({_eg(extra)})'] if extra else []) +
+            ([f'{len(gone)} image(s) it lists are not in the data ({_eg(gone)})'] if gone else [])) +
+            '. The data changed since the splits were made: make new splits (make_splits, save_splits) or restore the data.')
+
+def _check_unchanged(path, s, keep, out, cache):
+    "Refuse the splits file `path` if an image it lists changed label or, where hashes can be compared, content."
+    lab = s.loc[keep.index, 'label'].to_numpy()
+    diff = [f'{p}: {a} in the splits file, {b} in the data' for p, a, b in zip(keep.index, lab, out['label']) if a != b]
+    if diff: raise ValueError(f'{path} does not match the data: {len(diff)} image(s) changed label ({_eg(diff)}). Make new splits.')
+    if 'sha256' in s.columns and ('sha256' in out.columns or cache is not None):
+        now = out['sha256'] if 'sha256' in out.columns else [cache.sha256(p) for p in out['path']]
+        ch = [p for p, a, b in zip(keep.index, s.loc[keep.index, 'sha256'], now) if a and a != b]
+        if ch: raise ValueError(f'{path} does not match the data: {len(ch)} file(s) changed content ({_eg(ch)}). Make new splits.')
+
+# %% ../nbs/11_data.ipynb #1a16d324
 def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     """The rows of `df` (from `load_dataset`) with `split`/`fold` and `group` from the `splits.csv` at `path`; a clear
     error when the file does not match the data (images added, removed or relabelled; with `cache`, or a `sha256`
@@ -879,23 +1084,10 @@ def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     excl = s[s['split'] == 'excluded'] if 'split' in s else s.iloc[:0]
     s = s.drop(excl.index).set_index('key')
     data = pd.Series(range(len(df)), index=[_norm(p) for p in df['path']])
-    extra = [p for p in data.index if p not in s.index and p not in set(excl['key'])]
-    gone = [p for p in s.index if p not in data.index]
-    def eg(v): return ', '.join(v[:3]) + (' ...' if len(v) > 3 else '')
-    if extra or gone:
-        raise ValueError(f'{path} does not match the data: ' + '; '.join(
-            ([f'{len(extra)} image(s) of the data are not in it ({eg(extra)})'] if extra else []) +
-            ([f'{len(gone)} image(s) it lists are not in the data ({eg(gone)})'] if gone else [])) +
-            '. The data changed since the splits were made: make new splits (make_splits, save_splits) or restore the data.')
+    _check_same_images(path, s, excl, data)
     keep = data[~data.index.isin(set(excl['key']))]
     out = df.iloc[keep.to_numpy()].copy()
-    lab = s.loc[keep.index, 'label'].to_numpy()
-    diff = [f'{p}: {a} in the splits file, {b} in the data' for p, a, b in zip(keep.index, lab, out['label']) if a != b]
-    if diff: raise ValueError(f'{path} does not match the data: {len(diff)} image(s) changed label ({eg(diff)}). Make new splits.')
-    if 'sha256' in s.columns and ('sha256' in out.columns or cache is not None):
-        now = out['sha256'] if 'sha256' in out.columns else [cache.sha256(p) for p in out['path']]
-        ch = [p for p, a, b in zip(keep.index, s.loc[keep.index, 'sha256'], now) if a and a != b]
-        if ch: raise ValueError(f'{path} does not match the data: {len(ch)} file(s) changed content ({eg(ch)}). Make new splits.')
+    _check_unchanged(path, s, keep, out, cache)
     for c in ('split', 'fold', 'group'):
         if c in s.columns:
             v = s.loc[keep.index, c].to_numpy()

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 import torchvision
+from fastcore.basics import patch
 
 from .core import sha256_file
 
@@ -48,7 +49,7 @@ def _spec(backbone):
         raise ValueError(f'unknown backbone {backbone!r}: choose one of {", ".join(BACKBONES)}')
     return BACKBONES[backbone]
 
-# %% ../nbs/14_model.ipynb #403d2164
+# %% ../nbs/14_model.ipynb #e993b318
 class ScoliosisNet(nn.Module):
     """A torchvision `backbone` (classifier replaced by the identity, returning `n_features` pooled features) with a
     head of dropout and one linear unit. Input B x 1 x H x W in [0, 1]; output B logits (float32)."""
@@ -68,22 +69,6 @@ class ScoliosisNet(nn.Module):
         "The last convolutional stage (`layer4` for ResNets), whose activations Grad-CAM weighs."
         return self.backbone.get_submodule(self.cam_layer_name)
 
-    def normalize(self, x:torch.Tensor)->torch.Tensor:
-        "Repeat a single channel to three and apply the ImageNet mean and standard deviation."
-        if x.dim() != 4 or x.shape[1] not in (1, 3):
-            raise ValueError(f'ScoliosisNet expects a batch B x 1 x H x W (values in [0, 1]), got shape {tuple(x.shape)}')
-        if not x.is_floating_point():
-            raise TypeError(f'ScoliosisNet expects floats in [0, 1], got {x.dtype}: convert with x.float() / 255')
-        x = (x - self.mean) / self.std
-        w = next(self.backbone.parameters())
-        if w.dim() == 4 and not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last):
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x
-
-    def features(self, x:torch.Tensor)->torch.Tensor:
-        "Pooled backbone features, B x `n_features`."
-        return self.backbone(self.normalize(x))
-
     def forward(self, x:torch.Tensor)->torch.Tensor:
         "Logits (float32, one per image) of a batch B x 1 x H x W in [0, 1]; the probability of Scoliosis is their sigmoid."
         return self.head(self.features(x)).squeeze(1).float()
@@ -92,6 +77,26 @@ class ScoliosisNet(nn.Module):
         super().train(mode)
         if self.backbone_frozen: self.backbone.train(False)
         return self
+
+# %% ../nbs/14_model.ipynb #ac8f039a
+@patch
+def normalize(self:ScoliosisNet, x:torch.Tensor)->torch.Tensor:
+    "Repeat a single channel to three and apply the ImageNet mean and standard deviation."
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f'ScoliosisNet expects a batch B x 1 x H x W (values in [0, 1]), got shape {tuple(x.shape)}')
+    if not x.is_floating_point():
+        raise TypeError(f'ScoliosisNet expects floats in [0, 1], got {x.dtype}: convert with x.float() / 255')
+    x = (x - self.mean) / self.std
+    w = next(self.backbone.parameters())
+    if w.dim() == 4 and not w.is_contiguous() and w.is_contiguous(memory_format=torch.channels_last):
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+# %% ../nbs/14_model.ipynb #54733e5a
+@patch
+def features(self:ScoliosisNet, x:torch.Tensor)->torch.Tensor:
+    "Pooled backbone features, B x `n_features`."
+    return self.backbone(self.normalize(x))
 
 # %% ../nbs/14_model.ipynb #278ac6f4
 OFFLINE_ENV = 'SCOLIOSIS_XRAY_OFFLINE'
@@ -132,13 +137,15 @@ def _offline(download):
     if download is not None: return not download
     return os.environ.get(OFFLINE_ENV, '').strip().lower() not in ('', '0', 'false', 'no')
 
-# %% ../nbs/14_model.ipynb #2efc8e52
+# %% ../nbs/14_model.ipynb #ba74bbe6
 _DENSENET_KEY = re.compile(r'^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$')
 
 def _clean_state_dict(sd, source):
     "Unwrap a checkpoint, strip DataParallel / torch.compile prefixes, rename old DenseNet keys."
     for k in ('model', 'state_dict', 'model_state_dict'):
-        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]; break
+        if isinstance(sd, dict) and isinstance(sd.get(k), dict):
+            sd = sd[k]
+            break
     if not isinstance(sd, dict) or not sd or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
         raise WeightsFileError(f'{source} does not hold a state dict (a dict of parameter names to tensors); save one with '
                                'torch.save(model.state_dict(), path), or pass --weights imagenet, auto or none')
@@ -150,6 +157,7 @@ def _clean_state_dict(sd, source):
         out[m.group(1) + m.group(2) if m else k] = v
     return out
 
+# %% ../nbs/14_model.ipynb #f60500bb
 def read_state_dict(path)->dict:
     "Read a state dict from `path` with `torch.load(weights_only=True)`; `WeightsFileError` if it is not one."
     path = Path(path)
@@ -162,10 +170,12 @@ def read_state_dict(path)->dict:
                                'it may be truncated or another format: save one with torch.save(model.state_dict(), path)') from None
     return _clean_state_dict(sd, path)
 
+# %% ../nbs/14_model.ipynb #f3ff99ac
 def _fit(module, sd, source, what):
     "Load `sd` into `module` strictly, or raise a WeightsFileError that says what does not fit."
     own = module.state_dict()
-    missing = [k for k in own if k not in sd]; unexpected = [k for k in sd if k not in own]
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
     shapes = [f'{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}' for k in own if k in sd and sd[k].shape != own[k].shape]
     if missing or unexpected or shapes:
         parts = ([f'{len(missing)} missing (e.g. {", ".join(missing[:3])})'] if missing else []) + \
@@ -210,7 +220,37 @@ def _load_imagenet(backbone, tag, progress, download):
         socket.setdefaulttimeout(old)
     return net, w, cached
 
-# %% ../nbs/14_model.ipynb #19f52038
+# %% ../nbs/14_model.ipynb #19754e9d
+def _imagenet_backbone(backbone, requested, w, info, progress, download):
+    """The torchvision `backbone` with ImageNet weights, recorded in `info`; with `w` 'auto', None (random initialisation)
+    and a one-line warning when the weights are unavailable."""
+    tag = requested.split(':', 1)[1].strip().upper() if ':' in requested else None
+    try:
+        net, enum, cached = _load_imagenet(backbone, tag, progress, download)
+        info.update(used=f'imagenet:{enum.name}', weights_enum=str(enum), source=str(cached), sha256=sha256_file(cached))
+        return net
+    except (WeightsUnavailableError, WeightsFileError) as e:
+        if w != 'auto': raise
+        enum = imagenet_weights(backbone)
+        fname = os.path.basename(urllib.parse.urlparse(enum.url).path)
+        info['warning'] = (f'ImageNet weights for {backbone} unavailable ({getattr(e, "reason", type(e).__name__)}): training '
+                           f'from random initialisation; to use them put {fname} in {hub_checkpoint_dir()}/, or pass --weights none to silence this')
+        _log.warning('warning: ' + info['warning'])
+        return None
+
+# %% ../nbs/14_model.ipynb #5e55663f
+def _file_weights(requested, spec, info):
+    "(backbone state dict, whole-model state dict), one of them None, from the weights file `requested`; recorded in `info`."
+    path = Path(requested).expanduser().resolve()
+    sd = read_state_dict(path)
+    info.update(used=f'file:{path}', source=str(path), sha256=sha256_file(path))
+    if any(k.startswith('backbone.') for k in sd):
+        info['file_kind'] = 'model'
+        return None, sd
+    info['file_kind'] = 'backbone'
+    return {k: v for k, v in sd.items() if not k.startswith(spec['replace'] + '.')}, None
+
+# %% ../nbs/14_model.ipynb #c2efa123
 def build_model(backbone:str='resnet50', weights='auto', dropout:float=0.2, progress:bool=False, download:bool=None):
     """Build a `ScoliosisNet` on a torchvision `backbone`. `weights`: 'imagenet' (torchvision's enum: hub cache, else
     download, else `WeightsUnavailableError`), 'auto' (ImageNet if it can be loaded, else random initialisation with a
@@ -225,23 +265,9 @@ def build_model(backbone:str='resnet50', weights='auto', dropout:float=0.2, prog
     if w in ('none', 'random', 'scratch'):
         pass
     elif w == 'imagenet' or w.startswith('imagenet:') or w == 'auto':
-        tag = requested.split(':', 1)[1].strip().upper() if ':' in requested else None
-        try:
-            net, enum, cached = _load_imagenet(backbone, tag, progress, download)
-            info.update(used=f'imagenet:{enum.name}', weights_enum=str(enum), source=str(cached), sha256=sha256_file(cached))
-        except (WeightsUnavailableError, WeightsFileError) as e:
-            if w != 'auto': raise
-            enum = imagenet_weights(backbone)
-            fname = os.path.basename(urllib.parse.urlparse(enum.url).path)
-            info['warning'] = (f'ImageNet weights for {backbone} unavailable ({getattr(e, "reason", type(e).__name__)}): training '
-                               f'from random initialisation; to use them put {fname} in {hub_checkpoint_dir()}/, or pass --weights none to silence this')
-            _log.warning('warning: ' + info['warning'])
+        net = _imagenet_backbone(backbone, requested, w, info, progress, download)
     else:
-        path = Path(requested).expanduser().resolve()
-        sd = read_state_dict(path)
-        info.update(used=f'file:{path}', source=str(path), sha256=sha256_file(path))
-        if any(k.startswith('backbone.') for k in sd): full_sd = sd; info['file_kind'] = 'model'
-        else: backbone_sd = {k: v for k, v in sd.items() if not k.startswith(spec['replace'] + '.')}; info['file_kind'] = 'backbone'
+        backbone_sd, full_sd = _file_weights(requested, spec, info)
     if net is None: net = torchvision.models.get_model(backbone, weights=None)
     n_features = net.get_submodule(spec['linear']).in_features
     _set(net, spec['replace'], nn.Identity())

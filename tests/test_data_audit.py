@@ -9,9 +9,8 @@ import pytest
 from PIL import Image
 
 from scoliosis_xray.synth import make_dataset
-from corpus import bad_corpus
-from scoliosis_xray.data import (ImageCache, NEAR_DUP_BITS, SHORTCUT_AUC, audit, format_audit, hash_distance, kfold_splits, load_dataset,
-                                 load_splits, make_splits, perceptual_hash, read_image, save_splits)
+from scoliosis_xray.data import (ImageCache, NEAR_DUP_BITS, SHORTCUT_AUC, audit, bad_file_corpus, format_audit, hash_distance,
+                                 kfold_splits, load_dataset, load_splits, make_splits, perceptual_hash, read_image, save_splits)
 
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
 
@@ -49,7 +48,9 @@ def test_audit_no_shortcut_on_synthetic_and_warning_when_normals_are_narrower(sy
 
 def test_every_bad_input_is_named_with_its_reason_and_the_rest_loads(synthetic, tmp_path):
     d = tmp_path / 'mixed'
-    good, expect = bad_corpus(synthetic, d)
+    good, bad = bad_file_corpus(d, sorted(synthetic.glob('Normal/*.png'))[:8] + sorted(synthetic.glob('Scoliosis/*.png'))[:8])
+    expect = {p.name: why for p, why in bad.items()}
+    (d / 'Extra').mkdir()                                  # an empty class folder, mapped below: a problem, not an error
     r, rep = audit_cli(d, tmp_path, '--class-map', 'Normal=Normal,Scoliosis=Scoliosis,Extra=Scoliosis')
     assert r.returncode == 0 and 'Traceback' not in r.stderr, r.stderr
     assert rep['n_readable'] == len(good) and rep['n_unreadable'] == len(expect)

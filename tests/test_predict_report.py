@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scoliosis_xray.synth import make_dataset
-from corpus import bad_corpus
+from scoliosis_xray.data import bad_file_corpus
 
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
 
@@ -48,7 +48,9 @@ def test_predict_agrees_with_evaluate(run):
     assert np.allclose(p.prob_scoliosis, pr.prob, atol=1e-5) and (p.label == pr.predicted).all()
 
 def test_predict_bad_file_corpus_reports_each_and_predicts_the_rest(run, tmp_path):
-    good, expect = bad_corpus(run / 'data', tmp_path / 'corpus')
+    data = run / 'data'
+    good, bad = bad_file_corpus(tmp_path / 'corpus', sorted(data.glob('Normal/*.png'))[:8] + sorted(data.glob('Scoliosis/*.png'))[:8])
+    expect = {p.name: why for p, why in bad.items()}
     r = sx('predict', '--checkpoint', run / 'run' / 'checkpoints' / 'best.pt', tmp_path / 'corpus', '--out', tmp_path / 'p.json',
            '--cam', tmp_path / 'cams', '--quiet')
     assert r.returncode == 1, 'any failed input makes the exit status non-zero'
