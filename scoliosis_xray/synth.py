@@ -240,6 +240,11 @@ def _vertebra(arr, TL, TR, BL, BR, rim, fill=1.0, outline=1.7):
     arr[sl] = np.maximum(arr[sl], val)
 
 # %% ../nbs/10_synth.ipynb #287fee42
+def _canvas(p):
+    "An empty float layer the size of the radiograph, and a drawing context on it."
+    im = Image.new('F', (p.width, p.height))
+    return im, ImageDraw.Draw(im)
+
 def _landmarks_frame(lm):
     "Reference points of the drawn spine: T1's upper-endplate centre, L5's lower-endplate centre, the midline between them."
     l5c, t1c = _lerp(lm[16][2], lm[16][3], 0.5), _lerp(lm[0][0], lm[0][1], 0.5)
@@ -274,8 +279,7 @@ def _soft_tissue(p, lm, mm, f):
 def _ribs(p, lm, mm):
     "Ribs on T1-T12 (following part of the vertebral tilt, as the rib cage does) and the clavicles."
     t1c = _landmarks_frame(lm)[0]
-    ribs = Image.new('F', (p.width, p.height))
-    d = ImageDraw.Draw(ribs)
+    ribs, d = _canvas(p)
     for k in range(12):
         TL, TR, BL, BR = lm[k]
         c = ((TL[0] + TR[0] + BL[0] + BR[0]) / 4, (TL[1] + TR[1] + BL[1] + BR[1]) / 4)
@@ -300,8 +304,7 @@ def _ribs(p, lm, mm):
 def _posterior(p, lm, mm, rim, bodies, top):
     "Posterior elements (pedicles, spinous processes) over the bodies; cervical C5-C7 drawn into `bodies` above T1."
     t1c = _landmarks_frame(lm)[0]
-    vert = Image.new('F', (p.width, p.height))
-    d = ImageDraw.Draw(vert)
+    vert, d = _canvas(p)
     for k in range(17):
         TL, TR, BL, BR = lm[k]
         ang = math.atan2(TR[1] - TL[1], TR[0] - TL[0])
@@ -320,8 +323,7 @@ def _posterior(p, lm, mm, rim, bodies, top):
 def _pelvis(p, lm, mm, rim):
     "Sacrum, iliac wings, femoral heads and necks, tilted by the pelvic obliquity."
     l5c = _landmarks_frame(lm)[1]
-    pel = Image.new('F', (p.width, p.height))
-    d = ImageDraw.Draw(pel)
+    pel, d = _canvas(p)
     pt = math.radians(p.pelvis_tilt)
     cpt, spt = math.cos(pt), math.sin(pt)
     def P(x, y): return (l5c[0] + (x * cpt - y * spt) * mm, l5c[1] + (x * spt + y * cpt) * mm + 10 * mm)
