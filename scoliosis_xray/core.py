@@ -12,7 +12,7 @@ __all__ = ['CLASSES', 'COBB_THRESHOLD', 'LEVELS', 'GRADES', 'LEDGER', 'severity'
            'to_input', 'tb_writer']
 
 # %% ../nbs/00_core.ipynb #b97984dd
-import hashlib, json, math, os, tempfile, time, contextlib
+import hashlib, json, math, os, tempfile, contextlib
 from pathlib import Path
 
 import numpy as np

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .core import CLASSES, atomic_write, write_csv, tb_writer, sha256_file
+from .core import CLASSES, atomic_write, write_csv, tb_writer
 from .run import Run, RunError, locked, check_output_folder, resolve_stored, foreign_entries, Checkpoint
 from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, as_binary, evaluate_predictions, json_number
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity

@@ -12,10 +12,10 @@ __all__ = ['LOCK', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RunError', 'RunLo
 
 # %% ../nbs/01_run.ipynb #46be8bdd
 import contextlib, json, os, shutil, time
-from dataclasses import dataclass, asdict, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .core import CLASSES, atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger
+from .core import atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger
 
 # %% ../nbs/01_run.ipynb #0a9aae62
 class RunError(ValueError):

@@ -11,7 +11,7 @@ __all__ = ['GENERATOR_VERSION', 'CURVE_TYPES', 'LABEL_COLUMNS', 'DEFAULT_SYNTH',
            'default_dataset', 'summarize']
 
 # %% ../nbs/10_synth.ipynb #195e501f
-import bisect, csv, hashlib, io, json, math, os, tempfile
+import bisect, csv, io, json, math, os
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor

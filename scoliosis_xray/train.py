@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 import scoliosis_xray
 from . import __version__
-from .core import CLASSES, save_torch, write_csv, sha256_bytes, sha256_file, tb_writer
+from .core import CLASSES, write_csv, sha256_bytes, sha256_file, tb_writer
 from .run import Run, RunError, locked, fingerprint, stored_path, resolve_stored
 from .run import Checkpoint, CheckpointError, PreprocessSpec, save_checkpoint, read_checkpoint, load_checkpoint
 from .metrics import parse_threshold_method, choose_threshold, binary_summary, roc_auc
