@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from fastcore.basics import patch, patch_to
 
+from .core import MAX_STRENGTH
+
 # %% ../nbs/13_augment.ipynb #c74c0f68
 @dataclass(frozen=True)
 class AugmentConfig:

@@ -159,7 +159,7 @@ def add_config_options(p:argparse.ArgumentParser, command:str, title:str):
     bool field is a `--x/--no-x` pair. Imports `scoliosis_xray.train`, so only `train` and `cv` call it."""
     from dataclasses import fields
     from fastcore.docments import docments
-    from scoliosis_xray.train import TrainConfig
+    from scoliosis_xray.run import TrainConfig
     d, docs, g = TrainConfig(), docments(TrainConfig), p.add_argument_group(title)
     for f in fields(TrainConfig):
         if f.name in NOT_OFFERED[command]: continue
@@ -172,7 +172,7 @@ def add_config_options(p:argparse.ArgumentParser, command:str, title:str):
 def config_from_args(a:argparse.Namespace):
     "The `TrainConfig` that parsed options `a` describe (a field without an option keeps its default); `TrainConfig` checks the values."
     from dataclasses import fields
-    from scoliosis_xray.train import TrainConfig
+    from scoliosis_xray.run import TrainConfig
     return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig) if hasattr(a, f.name)})
 
 # %% ../nbs/40_cli.ipynb #769fb391

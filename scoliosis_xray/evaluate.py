@@ -517,7 +517,7 @@ def cross_validate(data, out, folds:int=5, seed:int=0, n_boot:int=2000, progress
     """Grouped stratified `folds`-fold cross-validation of training on `data` (any `load_dataset` source), runs in
     `out/fold<i>`; `train_kw` are `TrainConfig` settings. A fold is reused only when it was trained with the same
     settings, data and folds (else refused, or retrained with `overwrite`). Returns the `summarize_cv` summary (also in `out/cv.json`)."""
-    from scoliosis_xray.train import TrainConfig
+    from scoliosis_xray.run import TrainConfig
     out = Path(out)
     if folds < 3: raise ValueError(f'folds must be at least 3 (one for testing, one for validation, the rest for training), not {folds}')
     for k in ('out', 'splits', 'val', 'test', 'data'):

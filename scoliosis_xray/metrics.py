@@ -7,10 +7,9 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/metrics.html.md"""
 # %% auto #0
 __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'SUMMARY_METRICS', 'binormal_predictions',
            'binormal_auc', 'as_binary', 'check_predictions', 'threshold_array', 'expected_calibration_error',
-           'point_metrics', 'binary_summary', 'roc_auc', 'parse_threshold_method', 'select_threshold',
-           'choose_threshold', 'bootstrap_indices', 'bootstrap_metrics', 'severity_breakdown', 'json_number',
-           'percentile_ci', 'evaluate_predictions', 'ci_coverage', 'roc_points', 'pr_points', 'average_precision',
-           'reliability_points', 'confusion_counts']
+           'point_metrics', 'binary_summary', 'roc_auc', 'select_threshold', 'choose_threshold', 'bootstrap_indices',
+           'bootstrap_metrics', 'severity_breakdown', 'json_number', 'percentile_ci', 'evaluate_predictions',
+           'ci_coverage', 'roc_points', 'pr_points', 'average_precision', 'reliability_points', 'confusion_counts']
 
 # %% ../nbs/02_metrics.ipynb #18f799a7
 import math
@@ -21,7 +20,7 @@ from scipy import stats
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
-from .core import CLASSES, GRADES, severity
+from .core import CLASSES, GRADES, severity, parse_threshold_method
 
 # %% ../nbs/02_metrics.ipynb #3457826e
 def binormal_predictions(n_pos:int=50, n_neg:int=50, d:float=1.5, seed:int=0, cobb:bool=False, slope:float=0.0,
@@ -134,15 +133,6 @@ def roc_auc(y_true, prob)->float:
     return float(skm.roc_auc_score(y, prob)) if len(np.unique(y)) == 2 else float('nan')
 
 # %% ../nbs/02_metrics.ipynb #5e1b2730
-def parse_threshold_method(method:str):
-    "('youden', None) or ('sensitivity', target) from 'youden' / 'sensitivity:0.9'."
-    if method == 'youden': return 'youden', None
-    if method.startswith('sensitivity:'):
-        try: t = float(method.split(':', 1)[1])
-        except ValueError: t = -1
-        if 0 < t <= 1: return 'sensitivity', t
-    raise ValueError(f"threshold must be 'youden' or 'sensitivity:T' with 0 < T <= 1, not {method!r}")
-
 def select_threshold(y_true, prob, method:str='youden', target_sensitivity:float=None)->dict:
     """Choose a threshold on validation predictions (`y_true` 0/1). `method`: 'youden' (max sensitivity + specificity - 1)
     or 'sensitivity' (highest threshold with sensitivity >= `target_sensitivity`). Returns dict(threshold, method,
