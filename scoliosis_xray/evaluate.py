@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from .core import CLASSES, atomic_write, write_csv, tb_writer
-from .run import Run, RunError, locked, check_output_folder, resolve_stored, foreign_entries, Checkpoint
+from .run import Run, RunError, locked, check_output_folder, foreign_entries, Checkpoint
 from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, as_binary, evaluate_predictions, json_number
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
@@ -284,12 +284,10 @@ def checkpoint_cache(ck:Checkpoint, root=None)->ImageCache:
     "The decode-once cache under `root` (default: the package's cache) with the preprocessing checkpoint `ck` was trained with."
     return ImageCache(root, size=ck.preprocess.size, window=ck.preprocess.window, bits=ck.preprocess.bits)
 
-def run_cache(run:Run, conf:dict, ck:Checkpoint)->ImageCache:
+def run_cache(run:Run, ck:Checkpoint)->ImageCache:
     """The cache run `run` trained with, found where the run recorded it (relative to the run folder first, so a moved
     run finds it); the package's default cache when it is gone (never a folder relative to the current directory)."""
-    d = conf.get('data') or {}
-    root = resolve_stored(d.get('cache_stored') or d.get('cache'), run.path)
-    return checkpoint_cache(ck, root)
+    return checkpoint_cache(ck, run.cache_path())
 
 def predict_frame(model, df, cache, device='cpu', batch_size:int=32, progress:bool=True, amp:str='auto')->np.ndarray:
     """Probabilities of Scoliosis for the rows of `df` (paths already decodable through `cache`), with the eval transform
@@ -349,28 +347,27 @@ def _data_facts(src, df, rows, failures, audit_rep, split, external):
     return d
 
 # %% ../nbs/16_evaluate.ipynb #226e522b
-def _own_data(run:Run, conf:dict, data):
+def _own_data(run:Run, data):
     "Where the run's own data is now (relative to the run first: runs move with their data); an error if it is gone and no `data` is given."
-    d = conf.get('data') or {}
-    own = resolve_stored(d.get('stored') or d.get('source'), run.path)
+    own = run.data_path()
     if own is None and data is None:
-        raise EvaluationError(f"{run.path}: the data it was trained on is no longer at {d.get('source')}; point --data at it "
+        raise EvaluationError(f"{run.path}: the data it was trained on is no longer at {run.recorded('data', {}).get('source')}; point --data at it "
                               '(its test split is read from the run\'s splits.csv, so nothing is lost)')
     return own
 
 def _open_run(run, data, dev):
     "The run's config, its best model on `dev` with the checkpoint, the data to evaluate, and whether they are external."
     if not run.config_file.is_file(): raise EvaluationError(f'{run.path} is not a training run (no config.json)')
-    conf = run.load_config()
+    run.load_config()                                                   # a damaged config.json is named here
     if not run.best.is_file(): raise EvaluationError(f'{run.path} has no checkpoint ({run.best} is missing): train it first, or resume it with `scoliosis-xray train --resume {run.path}`')
     model, ck = load_model(run.best, dev)
-    own = _own_data(run, conf, data)
+    own = _own_data(run, data)
     external = data is not None and (own is None or Path(data).resolve() != Path(own).resolve())
     src = data if data is not None else own
     df = load_dataset(src)
     if set(ck.classes) != set(CLASSES) or not set(df.label) <= set(ck.classes):
         raise EvaluationError(f"{src}: its classes {sorted(set(df.label))} differ from the checkpoint's {ck.classes}; map them with a class map")
-    return conf, model, ck, src, df, external
+    return model, ck, src, df, external
 
 def _rows(run, df, src, split, external, cache):
     "`(rows, df)`: every image of external data, or the `split` rows of the run's own data (`df` with its split column)."
@@ -427,14 +424,14 @@ def _audit(run, out, src, external, progress):
         save_audit(audit_rep, aud_path)
     return audit_rep
 
-def _training_facts(run, ck, conf, thr)->dict:
+def _training_facts(run, ck, thr)->dict:
     "What the report says about the training: backbone, weights, input, epochs, best epoch, threshold and its rule, seed, commit."
     best = run.load_metrics() if run.metrics_file.is_file() else {}
     return dict(backbone=ck.backbone, weights_requested=ck.weights.get('requested'), weights_used=ck.weights.get('used'),
                 image_size='x'.join(map(str, ck.preprocess.size)), epochs_run=len(best.get('history', [])),
                 best_epoch=ck.epoch, best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
-                threshold=round(thr, 4), threshold_rule=ck.threshold_method, seed=conf['train'].get('seed'),
-                git_commit=conf.get('environment', {}).get('git_commit'))
+                threshold=round(thr, 4), threshold_rule=ck.threshold_method, seed=run.settings().seed,
+                git_commit=run.recorded('environment', {}).get('git_commit'))
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
 def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
@@ -443,8 +440,8 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
     validation). Writes metrics.json, predictions.csv, figures, facts.json and report.html/md; returns
     dict(metrics, out, report, facts)."""
     run, dev = Run(run), resolve_device(device)
-    conf, model, ck, src, df, external = _open_run(run, data, dev)
-    cache = run_cache(run, conf, ck)
+    model, ck, src, df, external = _open_run(run, data, dev)
+    cache = run_cache(run, ck)
     rows, df = _rows(run, df, src, split, external, cache)
     what = f'the images of {src}' if external else f'the {split} split of {src}'
     if len(rows) == 0: raise EvaluationError(f'no images to evaluate in {what}')
@@ -470,7 +467,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         facts = dict(title=f'scoliosis-xray evaluation: {run.name}', run=str(run.path), split='all images' if external else split,
                      external=external, metrics=m, figures=fig_paths,
                      data=_data_facts(src, df, ok, failures, audit_rep, split, external) | (dict(left_out_seen_in_training=overlap) if external else {}),
-                     tensorboard_tag=name if external else f'eval/{split}', training=_training_facts(run, ck, conf, thr))
+                     tensorboard_tag=name if external else f'eval/{split}', training=_training_facts(run, ck, thr))
         atomic_write(out / 'facts.json', json.dumps(facts, indent=1, default=str) + '\n')
         rep = write_report(out, facts)
         if tensorboard: _log_eval(run, facts['tensorboard_tag'], m, figs)

@@ -187,9 +187,8 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
 def _explain(run, out, k, margin, device, batch_size, tensorboard)->dict:
     "`explain_run`'s work, in the locked evaluation folder `out`."
     facts = json.loads((out / 'facts.json').read_text())
-    conf = run.load_config()
     model, ck = load_model(run.best, resolve_device(device))
-    cache = run_cache(run, conf, ck)
+    cache = run_cache(run, ck)
     tf = eval_transform(tuple(cache.size))
     pr = pd.read_csv(out / 'predictions.csv')
     x_of = lambda p: tf(to_input(cache.get(p)))

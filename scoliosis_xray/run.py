@@ -196,6 +196,27 @@ Run.exists, Run.load_config, Run.load_metrics = property(_is_run), _load_config,
 Run.save_config = lambda self, conf: atomic_write(self.config_file, conf)
 Run.save_metrics = lambda self, m: atomic_write(self.metrics_file, m)
 
+# %% ../nbs/01_run.ipynb #8c24c9f7
+def _settings(self)->TrainConfig:
+    "The run's training settings (`config.json`'s `train`) as a `TrainConfig`."
+    return TrainConfig.from_dict(self.load_config()['train'])
+
+def _data_path(self)->Path|None:
+    "Where the run's data is now (see `resolve_stored`), or None when it is gone."
+    d = self.load_config().get('data') or {}
+    return resolve_stored(d.get('stored') or d.get('source'), self.path)
+
+def _cache_path(self)->Path|None:
+    "Where the run's decode-once cache is now, or None (then the package's default cache serves)."
+    d = self.load_config().get('data') or {}
+    return resolve_stored(d.get('cache_stored') or d.get('cache'), self.path)
+
+def _recorded(self, key:str, default=None):
+    "A top-level fact of the run's record: `data` (source, counts), `environment` (versions, git commit), `weights`, ..."
+    return self.load_config().get(key, default)
+
+Run.settings, Run.data_path, Run.cache_path, Run.recorded = _settings, _data_path, _cache_path, _recorded
+
 # %% ../nbs/01_run.ipynb #aaa997ad
 def foreign_entries(folder)->list:
     """Names of the entries of `folder` the package did not write: files missing from its ledger (or changed since), and

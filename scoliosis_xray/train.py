@@ -13,7 +13,7 @@ __all__ = ['epoch_seed', 'seed_everything', 'rng_states', 'lr_factor', 'load_mod
 
 # %% ../nbs/15_train.ipynb #08d31e8a
 import math, os, platform, random, subprocess, time, warnings
-from dataclasses import dataclass, asdict, field, fields
+from dataclasses import dataclass, asdict, field
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 import scoliosis_xray
 from . import __version__
 from .core import CLASSES, write_csv, sha256_bytes, sha256_file, tb_writer
-from .run import Run, RunError, locked, fingerprint, stored_path, resolve_stored
+from .run import Run, RunError, locked, fingerprint, stored_path
 from .run import Checkpoint, CheckpointError, PreprocessSpec, save_checkpoint, read_checkpoint, load_checkpoint
 from .run import TrainConfig
 from .metrics import choose_threshold, binary_summary, roc_auc
@@ -488,12 +488,11 @@ def train(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=False,
         return _run(cfg, run, None, progress, on_epoch_end, restart=how == 'restart', src=src, df=df, fp=fp)
 
 # %% ../nbs/15_train.ipynb #e7587885
-def _run_paths(cfg, run:Run, conf:dict):
+def _run_paths(cfg, run:Run):
     "Point `cfg.data` and `cfg.cache` at where the run's data and cache are now (see `resolve_stored`)."
-    d = conf.get('data') or {}
-    src = resolve_stored(d.get('stored') or d.get('source'), run.path)
+    src = run.data_path()
     if src is not None: cfg.data = str(src)
-    cache = resolve_stored(d.get('cache_stored'), run.path)
+    cache = run.cache_path()
     if cache is not None: cfg.cache = str(cache)
     elif cfg.cache and not Path(cfg.cache).is_absolute(): cfg.cache = str(run.path / cfg.cache) if (run.path / cfg.cache).exists() else ''
     cfg.out = str(run.path)
@@ -504,8 +503,7 @@ def resume(run, progress:bool=True, on_epoch_end=None)->dict:
     run = Run(run)
     if not run.exists: raise RunError(f'{run.path} is not a training run (no config.json); start one with `scoliosis-xray train --data DATA --out NEW_FOLDER`')
     with locked(run.path, 'training'):
-        conf = run.load_config()
-        cfg = _run_paths(TrainConfig.from_dict(conf['train']), run, conf)
+        cfg = _run_paths(run.settings(), run)
         ck = read_checkpoint(run.last) if run.last.exists() else None
         if ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete'):
             if progress: print(f'{run.path}: training already complete ({ck.epoch} epochs).')
