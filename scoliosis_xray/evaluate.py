@@ -114,6 +114,7 @@ def plot_cv(summary:dict, metrics=('roc_auc', 'sensitivity', 'specificity', 'bal
 # %% ../nbs/16_evaluate.ipynb #c36e35a1
 def _pct(v): return f'{100 * v:.0f}%'
 
+# %% ../nbs/16_evaluate.ipynb #15de23e1
 def limitations(facts:dict)->list:
     "Plain-language limitations of an evaluation, one sentence (or two) each, generated from `facts` (see `write_report`)."
     m = facts['metrics']; data = facts.get('data') or {}; train = facts.get('training') or {}
@@ -369,6 +370,7 @@ def _open_run(run, data, dev):
         raise EvaluationError(f"{src}: its classes {sorted(set(df.label))} differ from the checkpoint's {ck.classes}; map them with a class map")
     return model, ck, src, df, external
 
+# %% ../nbs/16_evaluate.ipynb #ac48773e
 def _rows(run, df, src, split, external, cache):
     "`(rows, df)`: every image of external data, or the `split` rows of the run's own data (`df` with its split column)."
     if external: return df.reset_index(drop=True), df
@@ -473,7 +475,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         if tensorboard: _log_eval(run, facts['tensorboard_tag'], m, figs)
         return dict(metrics=m, out=out, report=rep, facts=facts)
 
-
+# %% ../nbs/16_evaluate.ipynb #970937f1
 def _log_eval(run, tag, m, figs):
     "The chosen operating point's metrics and the figures into the run's TensorBoard, under `tag`."
     with tb_writer(Run(run).tb, tag) as w:

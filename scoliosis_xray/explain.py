@@ -184,6 +184,7 @@ def explain_run(run, out=None, k:int=3, margin:float=1.0, device='auto', batch_s
     if not (out / 'predictions.csv').is_file(): raise EvaluationError(f'{out} holds no evaluation: run `scoliosis-xray evaluate --run {run.path}` first')
     with locked(out, 'explaining'): return _explain(run, out, k, margin, device, batch_size, tensorboard)
 
+# %% ../nbs/17_explain.ipynb #c8cd4de6
 def _explain(run, out, k, margin, device, batch_size, tensorboard)->dict:
     "`explain_run`'s work, in the locked evaluation folder `out`."
     facts = json.loads((out / 'facts.json').read_text())

@@ -66,6 +66,7 @@ def _round(v, q=64.0):
     "Coordinates are rounded to 1/64 px, so a last-bit difference in a machine's libm never moves a drawn pixel."
     return float(round(v * q) / q)
 
+# %% ../nbs/10_synth.ipynb #fbae00e7
 def spine_geometry(curves, px_per_mm=1.0, origin=(0.0, 0.0), rotation=0.0, size_jitter=1.0, balanced=True):
     """Corner landmarks (17 x 4 x 2, px) of T1-L5 for a list of `CurveSpec`. `origin` is the top centre of T1 in the
     image; with `balanced` the spine is turned so that L5 lies straight below T1, then `rotation` (degrees) turns it.
@@ -110,6 +111,7 @@ def spine_geometry(curves, px_per_mm=1.0, origin=(0.0, 0.0), rotation=0.0, size_
         ext.append(to_img(bx + math.sin(th) * (sv - sc), by + math.cos(th) * (sv - sc)))
     return np.array(lm, dtype=float), {'length_mm': s, 'centreline': ext, 'tilt': tilt}
 
+# %% ../nbs/10_synth.ipynb #b1d094fd
 def calibrate(curves, cobb, **geom):
     """Scale the tilts of `curves` so the Cobb angle measured on the resulting vertebrae is `cobb` (within 0.05
     degrees). Returns (curves, landmarks, info) of the final geometry (see `spine_geometry`)."""
@@ -146,6 +148,7 @@ def _target_cobb(rng, label, cobb_range, margin, threshold):
         return rng.uniform(bottom, hi)
     raise ValueError(f"label must be 'Normal', 'Scoliosis' or None, not {label!r}")
 
+# %% ../nbs/10_synth.ipynb #9d822b7a
 def _acquisition(rng, height):
     "The factors that change from one film to the next of the same patient."
     aspect = rng.uniform(2.5, 3.5)
@@ -201,6 +204,7 @@ def _tone_lut(gamma, lo, hi, n=1025, up=4):
     lut = (knots[:-1, None] * (1 - fr) + knots[1:, None] * fr).ravel()
     return np.append(lut, knots[-1]).astype(np.float32)
 
+# %% ../nbs/10_synth.ipynb #dc7f93ce
 def polygon_coverage(pts, shape, ss=4):
     """Anti-aliased coverage (0-1) of a simple polygon on an image of `shape`: exact along x (each scan line's spans
     are integrated analytically over the pixels) and `ss` scan lines per pixel along y (even-odd rule). Unlike
@@ -225,6 +229,7 @@ def polygon_coverage(pts, shape, ss=4):
         cov += np.where(ok, np.clip(np.where(ok, b, 0) - xs, 0, 1) - np.clip(np.where(ok, a, 0) - xs, 0, 1), 0)
     return cov.reshape(y1 - y0, ss, x1 - x0).mean(axis=1).astype(np.float32), (slice(y0, y1), slice(x0, x1))
 
+# %% ../nbs/10_synth.ipynb #4fdd5bae
 def _vertebra(arr, TL, TR, BL, BR, rim, fill=1.0, outline=1.7):
     "A vertebral body: slightly concave lateral borders, a cortical rim `rim` px wide brighter than the cancellous bone."
     ml = _lerp(_lerp(TL, BL, 0.5), _lerp(TR, BR, 0.5), 0.06); mr = _lerp(_lerp(TR, BR, 0.5), _lerp(TL, BL, 0.5), 0.06)
@@ -481,6 +486,7 @@ def dataset_is_complete(out, config=None)->bool:
     except (OSError, ValueError): return False
     return len(df) == meta['config']['n'] and all((out / f).is_file() for f in df['file'])
 
+# %% ../nbs/10_synth.ipynb #b821e5e6
 def make_dataset(out, n:int=200, seed:int=0, scoliosis_fraction:float=0.5, cobb_range=(0.0, 60.0), margin:float=2.0,
                  height:int=1024, bit_depth:int=8, images_per_patient:int=1, workers:int=None, overwrite:bool=False,
                  progress:bool=True)->pd.DataFrame:
@@ -524,6 +530,7 @@ def make_dataset(out, n:int=200, seed:int=0, scoliosis_fraction:float=0.5, cobb_
                                           counts={c: sum(r['label'] == c for r in recs) for c in CLASSES}, complete=True))
     return pd.read_csv(out / 'labels.csv', keep_default_na=False)
 
+# %% ../nbs/10_synth.ipynb #8df0e111
 def _write_csv(path, header, rows, overwrite=False):
     def w(f):
         t = io.TextIOWrapper(f, encoding='utf-8', newline='')
@@ -536,6 +543,7 @@ def _is_synthetic(out:Path)->bool:
     try: return 'generator_version' in json.loads((out / 'synth.json').read_text())['config']
     except (OSError, ValueError, KeyError, TypeError): return False
 
+# %% ../nbs/10_synth.ipynb #76117e46
 def _clear_dataset(out:Path, cfg:dict, overwrite:bool):
     """Make way in `out` for a dataset with settings `cfg`: refuse a folder of someone else's files or a finished
     dataset with other settings (unless `overwrite`), then delete only the earlier dataset's own files."""
