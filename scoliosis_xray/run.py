@@ -62,13 +62,7 @@ class TrainConfig:
 
     def __post_init__(self):
         self.image_size = tuple(int(v) for v in self.image_size)
-        if len(self.image_size) != 2 or min(self.image_size) < 32: raise ValueError(f'image_size must be (height, width) of at least 32 px, not {self.image_size}')
-        if self.epochs < 1: raise ValueError(f'epochs must be at least 1, not {self.epochs}')
-        if not 0 <= self.head_epochs <= self.epochs: raise ValueError(f'head_epochs must be between 0 and epochs ({self.epochs}), not {self.head_epochs}')
-        if self.batch_size < 2: raise ValueError('batch_size must be at least 2 (BatchNorm needs two images)')
-        if self.patience < 0: raise ValueError(f'patience must be 0 (no early stopping) or more, not {self.patience}')
-        if not 0 < self.val < 1 or not 0 <= self.test < 1 or self.val + self.test >= 1:
-            raise ValueError(f'val and test are shares of the images: 0 < val, 0 <= test, val + test < 1 (not val={self.val}, test={self.test})')
+        _check_counts(self)
         parse_threshold_method(self.threshold)
         _check_numbers(self)
 
@@ -97,6 +91,16 @@ def _check_numbers(cfg):
     if cfg.amp not in AMP_CHOICES: raise ValueError(f'amp must be one of {", ".join(AMP_CHOICES)}, not {cfg.amp!r}')
     if cfg.max_batches < 0 or cfg.num_workers < -1 or cfg.seed < 0:
         raise ValueError(f'max_batches and seed must be 0 or more and num_workers -1 or more (not {cfg.max_batches}, {cfg.seed}, {cfg.num_workers})')
+
+def _check_counts(cfg):
+    "Refuse sizes, epochs, batch and split shares that cannot make a run, naming the setting."
+    if len(cfg.image_size) != 2 or min(cfg.image_size) < 32: raise ValueError(f'image_size must be (height, width) of at least 32 px, not {cfg.image_size}')
+    if cfg.epochs < 1: raise ValueError(f'epochs must be at least 1, not {cfg.epochs}')
+    if not 0 <= cfg.head_epochs <= cfg.epochs: raise ValueError(f'head_epochs must be between 0 and epochs ({cfg.epochs}), not {cfg.head_epochs}')
+    if cfg.batch_size < 2: raise ValueError('batch_size must be at least 2 (BatchNorm needs two images)')
+    if cfg.patience < 0: raise ValueError(f'patience must be 0 (no early stopping) or more, not {cfg.patience}')
+    if not 0 < cfg.val < 1 or not 0 <= cfg.test < 1 or cfg.val + cfg.test >= 1:
+        raise ValueError(f'val and test are shares of the images: 0 < val, 0 <= test, val + test < 1 (not val={cfg.val}, test={cfg.test})')
 
 # %% ../nbs/01_run.ipynb #64b4287a
 def stored_path(p, run_dir)->dict:
