@@ -106,7 +106,8 @@ def written_by_package(path)->bool:
     "Whether `path` is a file the package wrote and that has not been changed since (by its folder's ledger)."
     p = Path(path)
     if not p.is_file(): return False
-    return read_ledger(p.parent).get(p.name) == _signature(p)
+    v, sig = read_ledger(p.parent).get(p.name), _signature(p)
+    return v == sig or (isinstance(v, list) and sig in v)          # a list of signatures while a replacement is under way
 
 # %% ../nbs/00_core.ipynb #11a20a5d
 def _same_file(a:Path, b)->bool:
@@ -127,15 +128,16 @@ def check_writable(path, overwrite:bool=False, inputs=())->Path:
     return p
 
 # %% ../nbs/00_core.ipynb #315381a9
-def _record(p:Path):
-    "Add `p` to its folder's ledger (itself written atomically)."
+def _record(p:Path, sigs=None):
+    "Record `p` in its folder's ledger (itself written atomically): its signature, or the signatures `sigs` it may have."
     led = read_ledger(p.parent)
-    led[p.name] = _signature(p)
+    led[p.name] = _signature(p) if sigs is None else sigs
     led = {k: v for k, v in led.items() if (p.parent / k).is_file()}
     _replace(p.parent / LEDGER, (json.dumps(led, indent=0, sort_keys=True) + '\n').encode())
 
-def _replace(path:Path, data, fsync:bool=False):
-    "Write `data` (bytes, or a function of a binary file) to a temporary file beside `path`, then rename it into place."
+def _replace(path:Path, data, fsync:bool=False, staged=None):
+    """Write `data` (bytes, or a function of a binary file) to a temporary file beside `path`, then rename it into place;
+    `staged(tmp)` is called with the complete temporary file just before the rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name + '.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -144,6 +146,7 @@ def _replace(path:Path, data, fsync:bool=False):
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+        if staged is not None: staged(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError): os.unlink(tmp)
@@ -161,7 +164,10 @@ def atomic_write(path, data, overwrite:bool=False, inputs=(), record:bool=True, 
     file the package did not write (unless `overwrite`); records what it wrote (unless `record=False`)."""
     p = check_writable(path, overwrite, inputs) if record else Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    _replace(p, _encode(data), fsync)
+    old = [_signature(p)] if record and written_by_package(p) else []
+    # before the rename the ledger accepts the old file and the new one, so a kill at any moment leaves the file that is
+    # there recorded as the package's (a resumed run may replace its own checkpoint again)
+    _replace(p, _encode(data), fsync, (lambda t: _record(p, old + [_signature(t)])) if record else None)
     if record: _record(p)
     return p
 
