@@ -153,15 +153,16 @@ def _help(doc:str, default)->str:
     h = (doc or '').replace("'' = ", 'default: ').replace('%', '%%')
     return h + f" (default: {'x'.join(map(str, default))})" if isinstance(default, tuple) else h
 
-def add_config_options(p:argparse.ArgumentParser, command:str, title:str):
+def add_config_options(p:argparse.ArgumentParser, command:str, title:str, cls=None):
     """Add to `p`, in a group headed `title`, one option per `TrainConfig` field that `command` offers (all but
     `NOT_OFFERED[command]`): `--head-epochs` for `head_epochs`, the field's type and default, its comment as help; a
     bool field is a `--x/--no-x` pair. Imports `scoliosis_xray.train`, so only `train` and `cv` call it."""
     from dataclasses import fields
     from fastcore.docments import docments
     from scoliosis_xray.run import TrainConfig
-    d, docs, g = TrainConfig(), docments(TrainConfig), p.add_argument_group(title)
-    for f in fields(TrainConfig):
+    cls = cls or TrainConfig
+    d, docs, g = cls(), docments(cls), p.add_argument_group(title)
+    for f in fields(cls):
         if f.name in NOT_OFFERED[command]: continue
         o = {**_OPTION.get(f.name, {}), **_OPTION.get((command, f.name), {})}
         kw = dict(dest=f.name, default=getattr(d, f.name), help=_help(docs[f.name], getattr(d, f.name)))
@@ -169,11 +170,12 @@ def add_config_options(p:argparse.ArgumentParser, command:str, title:str):
         else: kw['type'] = _TYPES[f.type]
         g.add_argument(o.pop('flag', '--' + f.name.replace('_', '-')), **{**kw, **o})
 
-def config_from_args(a:argparse.Namespace):
-    "The `TrainConfig` that parsed options `a` describe (a field without an option keeps its default); `TrainConfig` checks the values."
+def config_from_args(a:argparse.Namespace, cls=None):
+    "The settings (`cls`, default `TrainConfig`) that parsed options `a` describe (a field without an option keeps its default); the class checks the values."
     from dataclasses import fields
     from scoliosis_xray.run import TrainConfig
-    return TrainConfig(**{f.name: getattr(a, f.name) for f in fields(TrainConfig) if hasattr(a, f.name)})
+    cls = cls or TrainConfig
+    return cls(**{f.name: getattr(a, f.name) for f in fields(cls) if hasattr(a, f.name)})
 
 # %% ../nbs/40_cli.ipynb #769fb391
 @command('train', 'Fine-tune ResNet50 (or another torchvision backbone) to tell Normal from Scoliosis; logs to RUN/tb for TensorBoard.')
@@ -295,3 +297,88 @@ def _publish_run(a):
                     dry_run=a.dry_run, log=None if a.quiet else print)
     except (BotoCoreError, ClientError) as e: raise CliError(f'S3: {e}') from None
     print(r)
+
+# %% ../nbs/40_cli.ipynb #22890e02
+NOT_OFFERED['cobb train'] = {}
+
+def _sub(sub, name, help):
+    return sub.add_parser(name, help=help.replace('%', '%%'), description=help, formatter_class=_Help)
+
+@command('cobb', 'Measure the spine: train a vertebra-landmark model, measure Cobb angles and severity on films, evaluate the measurement.')
+def _cobb(p):
+    from scoliosis_xray.cobb_train import CobbConfig
+    sub = p.add_subparsers(title='cobb commands', metavar='ACTION')
+    t = _sub(sub, 'train', 'Train a vertebra-landmark model (AASCE/SpineWeb-16 folder, synthetic dataset or CSV manifest); logs to RUN/tb.')
+    t.add_argument('--resume', default=None, metavar='RUN', help='continue this landmark run from its last completed epoch, with the settings in its config.json')
+    t.add_argument('--quiet', action='store_true', help='no progress bars')
+    t.add_argument('--overwrite', action='store_true', help='replace a run with other settings in --out (only the files scoliosis-xray wrote there are deleted)')
+    add_config_options(t, 'cobb train', 'landmark training settings (saved in RUN/config.json)', cls=CobbConfig)
+    t.set_defaults(func=_cobb_train_run, command='cobb train', parser=t)
+    _cobb_evaluate(_sub(sub, 'evaluate', "Measure a landmark run's held-out test films (or another landmark dataset): SMAPE, MAE, ICC, Bland-Altman with 95% CIs, report."))
+    _cobb_predict(_sub(sub, 'predict', 'Measure Cobb angles on image files and folders (JPEG/PNG/DICOM) with a landmark checkpoint; bad files are reported, not fatal.'))
+    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1], command='cobb')
+
+# %% ../nbs/40_cli.ipynb #03f8d43f
+def _cobb_train_run(a):
+    from scoliosis_xray.cobb_train import CobbConfig, train_cobb, resume_cobb
+    if a.resume:
+        if given := _given(a): raise CliError(f"--resume continues {a.resume} with the settings in its config.json; these options cannot "
+                                              f"change them: {', '.join(given)} (start a new run with --out instead)")
+        res = resume_cobb(a.resume, progress=not a.quiet); out = Path(a.resume)
+    else:
+        res = train_cobb(config_from_args(a, CobbConfig), progress=not a.quiet, overwrite=a.overwrite); out = Path(a.out)
+    b = res['best']
+    print(f"best epoch {b['epoch']}: validation SMAPE {b['score']:.2f}% (films without a plausible spine counted as 100%), "
+          f"largest-angle MAE {b['mae_largest']:.2f} deg, {100 * b['ok_share']:.0f}% of films measured")
+    print(f'run:         {out}')
+    print(f'checkpoint:  {out / "checkpoints" / "best.pt"}')
+    print(f'TensorBoard: {out / "tb"}   (open it with: tensorboard --logdir {out / "tb"})')
+
+# %% ../nbs/40_cli.ipynb #8ee9c20b
+def _cobb_evaluate(p):
+    p.add_argument('--run', required=True, help='landmark run folder (from scoliosis-xray cobb train)')
+    p.add_argument('--data', default=None, help="another landmark dataset (default: the run's own test films); films the run trained on are left out")
+    p.add_argument('--out', default=None, help='output folder (default: RUN/eval-cobb-test, or RUN/eval-cobb-<dataset> for --data)')
+    p.add_argument('--compare', default=None, metavar='CLASSIFIER_RUN', help="also score the classifier run's test films with the largest angle (>= 10 deg = Scoliosis) and draw both ROC curves")
+    p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
+    p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
+    p.add_argument('--overwrite', action='store_true', help='let the outputs replace files scoliosis-xray did not write')
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.set_defaults(func=_cobb_evaluate_run, command='cobb evaluate')
+
+def _cobb_evaluate_run(a):
+    from scoliosis_xray.cobb_evaluate import evaluate_cobb, measurement_vs_classifier, format_agreement
+    if a.n_boot < 1: raise CliError(f'--n-boot must be at least 1, not {a.n_boot}')
+    r = evaluate_cobb(a.run, data=a.data, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
+    m = r['metrics']
+    print(f"{m['n']} films; {m['n_ok']} measured, {m['n_flagged']} flagged without an angle")
+    print(format_agreement(m))
+    if a.compare:
+        c = measurement_vs_classifier(a.run, a.compare, device=a.device, n_boot=min(a.n_boot, 1000), seed=a.seed, progress=not a.quiet, out=r['out'], overwrite=a.overwrite)
+        print(f"on {c['n']} test films of {a.compare} ({c['left_out_seen']} seen by the landmark run left out, {c['flagged']} flagged):")
+        for k, v in c['auc'].items(): print(f"  ROC-AUC {k:<12} {v['value']:.3f} ({v['ci'][0]:.3f} to {v['ci'][1]:.3f})")
+    print(f"report: {Path(r['out']) / 'report.md'}")
+
+# %% ../nbs/40_cli.ipynb #824ffa2c
+def _cobb_predict(p):
+    p.add_argument('inputs', nargs='+', metavar='INPUT', help='image files or folders (searched recursively)')
+    p.add_argument('--checkpoint', required=True, help='COBB_RUN/checkpoints/best.pt')
+    p.add_argument('--out', default=None, help='write the measurements to this .csv or .json (default: CSV on stdout)')
+    p.add_argument('--overlay', default=None, metavar='DIR', help='write an overlay PNG per film (landmarks, Cobb lines, angle) to DIR (not an input folder)')
+    p.add_argument('--overwrite', action='store_true', help='let --out and --overlay replace files scoliosis-xray did not write (never an input)')
+    p.add_argument('--batch-size', type=int, default=4, help='films per batch')
+    p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
+    p.add_argument('--quiet', action='store_true', help='no progress bars')
+    p.set_defaults(func=_cobb_predict_run, command='cobb predict')
+
+def _cobb_predict_run(a):
+    from scoliosis_xray.cobb_evaluate import predict_cobb
+    if a.batch_size < 1: raise CliError(f'--batch-size must be at least 1, not {a.batch_size}')
+    df = predict_cobb(a.checkpoint, a.inputs, out=a.out, overlay_dir=a.overlay, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
+    if a.out is None: print(df.to_csv(index=False), end='')
+    bad, flagged = df[df.error != ''], df[df.verdict == 'flagged']
+    if a.out is not None: print(f'{(df.verdict == "ok").sum()} measured, {len(flagged)} flagged without an angle, {len(bad)} failed: {a.out}')
+    for r in flagged.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: no angle: {r.reasons}', file=sys.stderr)
+    for r in bad.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: {r.error}', file=sys.stderr)
+    return 1 if len(bad) else 0
