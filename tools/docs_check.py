@@ -80,7 +80,7 @@ def main():
         if title not in html: bad(f'{name}: title "{title}" not shown on the page')
         n_img, n_emb = _n_images(nb), len(re.findall(r'<img[^>]+src="data:image/(png|jpeg)', html)) + html.count('<svg')
         if n_emb < n_img: bad(f'{name}: {n_img} figures saved but {n_emb} embedded')
-        if re.match(r'1[0-8]_', name) and n_img == 0: bad(f'{name}: a stage notebook with no saved figure (run `make notebooks`)')
+        if re.match(r'(1[0-8]|2[0-9])_', name) and n_img == 0: bad(f'{name}: a stage notebook with no saved figure (run `make notebooks`)')
         for link in re.findall(r'!\[[^\]]*\]\(([^)\s]+)', ''.join(''.join(c['source']) for c in src['cells'] if c['cell_type'] == 'markdown')):
             if not re.match(r'https?:', link) and not (ROOT / 'nbs' / link).exists(): bad(f'{name}: image link {link} does not resolve')
         m = re.search(r'^#\|\s*default_exp\s+(\S+)', '\n'.join(''.join(c['source']) for c in src['cells']), re.M)
