@@ -1,0 +1,111 @@
+"""What a user sees in a real browser (issue 13): JupyterLab running a notebook on the project's kernel, and
+TensorBoard's dashboard on a small training run. Headless Chromium from Debian, driven by Playwright (tools/browser.py);
+skipped with the reason where Chromium or Playwright is missing. Screenshots go to _screenshots/ (gitignored), or to
+nbs/images/ under `make screenshots` (the docs page 50_jupyterlab shows them)."""
+import json, os, shutil, signal, subprocess, sys, time, urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'tools'))
+import browser, lab  # noqa: E402
+
+NOTEBOOK = '10_synth.ipynb'
+DRAW = 'img, lm, info = render(p)'          # the cell that draws one radiograph (section "Drawing a radiograph")
+
+def _stop(proc, timeout=15):
+    if proc is None or proc.poll() is not None: return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try: proc.wait(timeout)
+    except subprocess.TimeoutExpired: os.killpg(proc.pid, signal.SIGKILL); proc.wait()
+
+def _settings(d):
+    "JupyterLab user settings for a fresh profile: every cell in the page (no virtual scrolling), no news prompt."
+    for ext, name, val in [('@jupyterlab/notebook-extension', 'tracker', {'windowingMode': 'none'}),
+                           ('@jupyterlab/apputils-extension', 'notification', {'fetchNews': 'false', 'checkForUpdates': False})]:
+        f = d / ext / f'{name}.jupyterlab-settings'; f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(val))
+
+@pytest.fixture(scope='module')
+def jupyterlab(tmp_path_factory):
+    "JupyterLab on a copy of the notebook (the test never writes nbs/), a fresh profile, the project's kernel, a free port."
+    if why := browser.why_not(): pytest.skip(why)
+    d = tmp_path_factory.mktemp('lab')
+    nbs = d / 'nbs'; nbs.mkdir(); shutil.copy(ROOT / 'nbs' / NOTEBOOK, nbs)
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(d / 'config'), JUPYTER_DATA_DIR=str(d / 'data'), JUPYTER_RUNTIME_DIR=str(d / 'run'),
+               JUPYTER_PATH=str(d / 'prefix' / 'share' / 'jupyter'), JUPYTERLAB_SETTINGS_DIR=str(d / 'settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(d / 'ws'), IPYTHONDIR=str(d / 'ipython'), OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
+    env.pop('IN_TEST', None)
+    lab.register_kernel(prefix=d / 'prefix')                   # the kernel `make lab` registers, here in a scratch prefix
+    _settings(d / 'settings')
+    port, token = browser.free_port(), 'sx-test-token'
+    log = d / 'jupyterlab.log'
+    with open(log, 'wb') as f:
+        proc = subprocess.Popen(lab.lab_command(nbs, port, token), env=env, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        up = browser.wait_http(f'{base}/api/status?token={token}', 120, proc)
+        assert up, f'JupyterLab did not start:\n{log.read_text()[-3000:]}'
+        yield dict(base=base, token=token, nbs=nbs, log=log, proc=proc)
+    finally:
+        _stop(proc)
+
+def _kernels(lab_):
+    with urllib.request.urlopen(f"{lab_['base']}/api/kernels?token={lab_['token']}", timeout=10) as r: return json.loads(r.read())
+
+def _wait(page, lab_, ready, what, timeout):
+    "Poll `ready()` until true; fail at once if JupyterLab exits or the kernel dies, and after `timeout` seconds."
+    end = time.time() + timeout
+    while time.time() < end:
+        if lab_['proc'].poll() is not None: pytest.fail(f'JupyterLab exited while waiting for {what}:\n{lab_["log"].read_text()[-3000:]}')
+        ks = _kernels(lab_)
+        if any(k['execution_state'] == 'dead' for k in ks) or page.get_by_text('Kernel Restarting').count():
+            browser.shot(page, 'jupyterlab-failed.png'); pytest.fail(f'the kernel died while waiting for {what}:\n{lab_["log"].read_text()[-3000:]}')
+        if ready(): return
+        page.wait_for_timeout(500)
+    browser.shot(page, 'jupyterlab-failed.png')
+    pytest.fail(f'{what}: nothing after {timeout}s (screenshot jupyterlab-failed.png)\n{lab_["log"].read_text()[-2000:]}')
+
+def test_jupyterlab_draws_a_radiograph(jupyterlab):
+    "Open the notebook, run what the drawing cell needs and the cell itself, see the radiograph; add a cell, see a widget."
+    lab_ = jupyterlab
+    spec = json.loads((ROOT / 'nbs' / NOTEBOOK).read_text())['metadata'].get('kernelspec', {})
+    assert spec.get('name') == lab.KERNEL, f'nbs/{NOTEBOOK} names kernel {spec.get("name")!r}, not {lab.KERNEL!r}: run `make kernel-metadata`'
+    cells_src = [''.join(c['source']) for c in json.loads((lab_['nbs'] / NOTEBOOK).read_text())['cells']]
+    k = next(i for i, s in enumerate(cells_src) if DRAW in s)
+    with browser.browser() as b:
+        page = b.new_page(viewport={'width': 1400, 'height': 900})
+        page.goto(f"{lab_['base']}/lab/tree/{NOTEBOOK}?token={lab_['token']}", timeout=120_000)
+        cells = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell')
+        _wait(page, lab_, lambda: cells.count() == len(cells_src), 'the notebook to open', 120)
+        _wait(page, lab_, lambda: any(k_['name'] == lab.KERNEL and k_['execution_state'] == 'idle' for k_ in _kernels(lab_)),
+              f'the {lab.KERNEL} kernel to start', 120)
+        assert page.locator('.jp-Toolbar-kernelName').first.inner_text().strip() == lab.KERNEL
+        cell = cells.nth(k)
+        cell.locator('.jp-InputPrompt').click()                      # select the drawing cell (command mode)
+        page.locator('.lm-MenuBar-itemLabel', has_text='Run').first.click()
+        page.locator('.lm-Menu-itemLabel', has_text='Run All Above Selected Cell').first.click()
+        busy_done = lambda: all(k_['execution_state'] == 'idle' for k_ in _kernels(lab_))
+        page.wait_for_timeout(1000)
+        _wait(page, lab_, lambda: busy_done() and cells.nth(k - 1).locator('.jp-InputPrompt').inner_text().strip() not in ('[*]:', '[ ]:'),
+              'the cells above the drawing cell to run', 300)
+        cell.locator('.jp-InputPrompt').click()
+        page.keyboard.press('Shift+Enter')                           # run it, as a user does
+        img = cell.locator('.jp-OutputArea-output img')
+        _wait(page, lab_, lambda: img.count() > 0 and img.first.evaluate('e => e.complete && e.naturalWidth > 0'),
+              'the radiograph to appear', 180)
+        errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        assert errors.count() == 0, [errors.nth(i).inner_text() for i in range(errors.count())]
+        cell.scroll_into_view_if_needed()
+        browser.shot(page, 'jupyterlab-radiograph.png')
+        # change the notebook: a new cell below with a progress bar; it renders as a widget, with no TqdmWarning
+        page.keyboard.press('Escape'); cell.locator('.jp-InputPrompt').click(); page.keyboard.press('b')
+        new = cells.nth(k + 1)
+        new.locator('.cm-content').click()
+        page.keyboard.type('from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc="drawing"): render(p)')
+        page.keyboard.press('Shift+Enter')
+        bar = new.locator('.widget-hprogress, .jupyter-widgets .progress, .widget-progress')
+        _wait(page, lab_, lambda: bar.count() > 0 and busy_done() and 'drawing' in new.inner_text(), 'the progress bar widget', 120)
+        assert 'TqdmWarning' not in new.inner_text() and 'IProgress not found' not in new.inner_text(), new.inner_text()
+        browser.shot(page, 'jupyterlab-progress.png')
+    assert not any(k_['execution_state'] == 'dead' for k_ in _kernels(lab_))
