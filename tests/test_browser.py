@@ -109,3 +109,85 @@ def test_jupyterlab_draws_a_radiograph(jupyterlab):
         assert 'TqdmWarning' not in new.inner_text() and 'IProgress not found' not in new.inner_text(), new.inner_text()
         browser.shot(page, 'jupyterlab-progress.png')
     assert not any(k_['execution_state'] == 'dead' for k_ in _kernels(lab_))
+
+
+# ---------------------------------------------------------------------------------------------------------------- TensorBoard
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    "A real training run, as small as it gets: 16 synthetic radiographs, resnet18 from random weights, 2 epochs (~10 s)."
+    import warnings
+    from scoliosis_xray.synth import make_dataset
+    from scoliosis_xray.train import train
+    d = tmp_path_factory.mktemp('tb')
+    make_dataset(d / 'data', n=16, seed=1, height=256, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                             # "few images per split": known and intended here
+        train(out=str(d / 'run'), data=str(d / 'data'), epochs=2, head_epochs=1, backbone='resnet18', weights='none',
+              image_size=(96, 48), batch_size=8, num_workers=0, val=0.25, test=0.2, cache=str(d / 'cache'), progress=False, seed=0)
+    return d / 'run'
+
+def test_training_run_is_named(tiny_run):
+    "TensorBoard's run selector shows `train` (and `train/hparams`), never `.` (events at the root of tb/)."
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+    mux = EventMultiplexer().AddRunsFromDirectory(str(tiny_run / 'tb')); mux.Reload()
+    assert sorted(mux.Runs()) == ['train', 'train/hparams'], sorted(mux.Runs())
+
+def test_legacy_run_still_read(tmp_path):
+    "A run from before named sub-runs (events at the root of tb/) still reads back."
+    from scoliosis_xray.core import tb_writer
+    from scoliosis_xray.train import read_scalars
+    with tb_writer(tmp_path / 'tb') as w: w.add_scalar('loss/val', 0.5, 1)
+    with tb_writer(tmp_path / 'tb', 'eval/test') as w: w.add_scalar('eval/test/roc_auc', 0.9, 0)
+    got = read_scalars(tmp_path / 'tb')
+    assert [(s, round(v, 6)) for s, v in got['loss/val']] == [(1, 0.5)] and 'eval/test/roc_auc' in got, got
+
+@pytest.fixture(scope='module')
+def tensorboard(tiny_run, tmp_path_factory):
+    if why := browser.why_not(): pytest.skip(why)
+    port = browser.free_port(); log = tmp_path_factory.mktemp('tblog') / 'tensorboard.log'
+    with open(log, 'wb') as f:
+        proc = subprocess.Popen([sys.executable, '-m', 'tensorboard.main', '--logdir', 'tb', '--host', '127.0.0.1',   # as a user starts it
+                                 '--port', str(port), '--reload_interval', '0'], cwd=tiny_run, stdout=f, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    base = f'http://127.0.0.1:{port}'
+    try:
+        assert browser.wait_http(f'{base}/data/runs', 90, proc), f'TensorBoard did not start:\n{log.read_text()[-3000:]}'
+        yield base
+    finally:
+        _stop(proc)
+
+def _drawn(card):
+    "True if a chart card has a drawn line (an SVG path with at least one segment)."
+    return any('L' in (p.get_attribute('d') or '') for p in card.locator('path.line').all())
+
+def test_tensorboard_dashboard(tensorboard):
+    "The scalars dashboard lists the run `train` and draws its loss and ROC-AUC; the PR curve and the images show data."
+    base = tensorboard
+    with browser.browser() as b:
+        page = b.new_page(viewport={'width': 1400, 'height': 900})
+        page.goto(f'{base}/#scalars&tagFilter=loss%7Croc_auc', timeout=60_000)
+        page.get_by_text('train', exact=True).first.wait_for(state='visible', timeout=60_000)   # the run selector
+        assert page.get_by_text('.', exact=True).count() == 0, 'a run is listed as "."'
+        cards = page.locator('tf-scalar-card')
+        for tag in ['loss/train', 'loss/val', 'roc_auc/train', 'roc_auc/val']:
+            card = cards.filter(has=page.get_by_text(f'tag: {tag}', exact=True))
+            card.first.wait_for(timeout=30_000)
+            deadline = time.time() + 30
+            while not _drawn(card.first) and time.time() < deadline: page.wait_for_timeout(300)
+            assert _drawn(card.first), f'the {tag} chart shows no line'
+        browser.shot(page, 'tensorboard-scalars.png')
+        page.goto(f'{base}/#pr_curves', timeout=60_000)
+        pr = page.locator('tf-pr-curve-card').filter(has=page.get_by_text('pr/val'))
+        pr.first.wait_for(timeout=30_000)
+        deadline = time.time() + 30
+        while not _drawn(pr.first) and time.time() < deadline: page.wait_for_timeout(300)
+        assert _drawn(pr.first), 'the PR curve pr/val shows no curve'
+        browser.shot(page, 'tensorboard-pr.png')
+        page.goto(f'{base}/#images', timeout=60_000)
+        imgs = page.locator('tf-image-loader img')
+        deadline = time.time() + 30
+        while not (imgs.count() and imgs.first.evaluate('e => e.complete && e.naturalWidth > 0')) and time.time() < deadline: page.wait_for_timeout(300)
+        assert imgs.count() and imgs.first.evaluate('e => e.complete && e.naturalWidth > 0'), 'the images tab shows no image'
+        for tag in ['roc/val', 'confusion/val']: assert page.get_by_text(f'tag: {tag}', exact=True).count(), f'images tab lacks {tag}'
+        browser.shot(page, 'tensorboard-images.png')
