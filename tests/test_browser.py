@@ -183,7 +183,6 @@ def test_tensorboard_dashboard(tensorboard):
         deadline = time.time() + 30
         while not _drawn(pr.first) and time.time() < deadline: page.wait_for_timeout(300)
         assert _drawn(pr.first), 'the PR curve pr/val shows no curve'
-        browser.shot(page, 'tensorboard-pr.png')
         page.goto(f'{base}/#images', timeout=60_000)
         imgs = page.locator('tf-image-loader img')
         deadline = time.time() + 30
@@ -191,3 +190,9 @@ def test_tensorboard_dashboard(tensorboard):
         assert imgs.count() and imgs.first.evaluate('e => e.complete && e.naturalWidth > 0'), 'the images tab shows no image'
         for tag in ['roc/val', 'confusion/val']: assert page.get_by_text(f'tag: {tag}', exact=True).count(), f'images tab lacks {tag}'
         browser.shot(page, 'tensorboard-images.png')
+
+
+def test_every_notebook_names_the_kernel():
+    "JupyterLab opens every notebook on the project's kernel without asking (tools/set_kernel.py sets it)."
+    r = subprocess.run([sys.executable, str(ROOT / 'tools' / 'set_kernel.py'), '--check'], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -142,7 +142,7 @@ nav.toc a{color:#555;text-decoration:none;display:block;padding:.1rem 0} nav.toc
 pre{overflow-x:auto;padding:.6rem .8rem;background:#f7f7f7;border-radius:4px;font-size:.85rem}
 div.sourceCode{margin:0} div.sourceCode pre{background:#f8f9fa;border-left:3px solid #d0d7e2}
 code{background:#f3f3f3;padding:0 .2rem;border-radius:3px;font-size:.9em} pre code{background:none;padding:0}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:right}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem} th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left} table.dataframe td{text-align:right}
 th{background:#f5f5f5} img{max-width:100%} .math{font-family:"Latin Modern Math","STIX Two Math",serif;font-style:italic}
 .api-entry{border-left:4px solid #2780e3;background:#fbfcfe;padding:.1rem 1rem .6rem;margin:1.2rem 0}
 .api-entry hr{display:none} .api-entry h3{margin:.6rem 0 .3rem;font-family:monospace;font-size:1.1rem}
