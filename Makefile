@@ -19,6 +19,7 @@ help:
 	@echo "make docs        the docs site in _docs/: Quarto (nbdev-docs) when installed, else the offline build"
 	@echo "make docs-check  build the offline docs site (_docs_check/) and check every page in Chromium"
 	@echo "make screenshots regenerate the JupyterLab and TensorBoard screenshots in nbs/images/ (docs page 50)"
+	@echo "make kernel-metadata  name the scoliosis-xray kernel in every notebook (after adding a notebook)"
 	@echo "make export      nbdev-export + nbdev-clean + README.md from nbs/index.ipynb"
 	@echo "make notebooks   re-execute the notebooks to refresh their saved outputs and figures"
 	@echo "make deploy      TensorBoard on AWS Fargate (needs AWS credentials, Docker, AWS CLI, Terraform; see nbs/30_deploy.ipynb)"
