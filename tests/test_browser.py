@@ -72,7 +72,9 @@ def test_jupyterlab_draws_a_radiograph(jupyterlab):
     spec = json.loads((ROOT / 'nbs' / NOTEBOOK).read_text())['metadata'].get('kernelspec', {})
     assert spec.get('name') == lab.KERNEL, f'nbs/{NOTEBOOK} names kernel {spec.get("name")!r}, not {lab.KERNEL!r}: run `make kernel-metadata`'
     cells_src = [''.join(c['source']) for c in json.loads((lab_['nbs'] / NOTEBOOK).read_text())['cells']]
+    kinds = [c['cell_type'] for c in json.loads((lab_['nbs'] / NOTEBOOK).read_text())['cells']]
     k = next(i for i, s in enumerate(cells_src) if DRAW in s)
+    above = max(i for i in range(k) if kinds[i] == 'code')          # the last code cell above it
     with browser.browser() as b:
         page = b.new_page(viewport={'width': 1400, 'height': 900})
         page.goto(f"{lab_['base']}/lab/tree/{NOTEBOOK}?token={lab_['token']}", timeout=120_000)
@@ -87,7 +89,7 @@ def test_jupyterlab_draws_a_radiograph(jupyterlab):
         page.locator('.lm-Menu-itemLabel', has_text='Run All Above Selected Cell').first.click()
         busy_done = lambda: all(k_['execution_state'] == 'idle' for k_ in _kernels(lab_))
         page.wait_for_timeout(1000)
-        _wait(page, lab_, lambda: busy_done() and cells.nth(k - 1).locator('.jp-InputPrompt').inner_text().strip() not in ('[*]:', '[ ]:'),
+        _wait(page, lab_, lambda: busy_done() and cells.nth(above).locator('.jp-InputPrompt').inner_text().strip() not in ('[*]:', '[ ]:'),
               'the cells above the drawing cell to run', 300)
         cell.locator('.jp-InputPrompt').click()
         page.keyboard.press('Shift+Enter')                           # run it, as a user does

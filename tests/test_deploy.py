@@ -551,7 +551,7 @@ def _publish_and_serve(stack, moto, aws, demo_run, tmp_path, bucket, logdir):
             assert r_.status == 200 and b'<html' in r_.read(2000).lower()
         sys.path.insert(0, str(ROOT / 'tools')); import browser                   # the dashboard in a real browser: one page load
         if browser.chromium():
-            seen = browser.page_load(f'{base}/#scalars', 'demo/tb/train', tmp_path / 'tensorboard-s3.png')
+            seen = browser.page_load(f'{base}/#scalars', 'demo/tb/train', browser.SHOTS / 'tensorboard-s3.png')
             assert seen, f'the TensorBoard page served from S3 never showed the run demo/tb/train:\n{log.read_text()[-3000:]}'
         # the health check the image and the task definition run
         hc = [sys.executable, str(TB_SRC / 'healthcheck.py')]
