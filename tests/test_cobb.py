@@ -1,0 +1,111 @@
+"""`scoliosis-xray cobb`: the landmark run survives SIGKILL with the metrics of an uninterrupted run, and the commands
+behave as a careless user would need them to (issue 12). Runs the real console script in subprocesses."""
+import json, os, random, signal, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from scoliosis_xray.landmarks import write_aasce
+from scoliosis_xray.train import read_scalars
+
+EXE = Path(sys.executable).parent / 'scoliosis-xray'
+
+def _env(): return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
+
+def _sx(*args, timeout=900):
+    return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, env=_env(), timeout=timeout)
+
+def _train_args(d, out, epochs=3):
+    return ['cobb', 'train', '--data', d / 'aasce', '--out', out, '--epochs', epochs, '--image-size', '128x64', '--batch-size', '4',
+            '--weights', 'none', '--seed', '3', '--num-workers', '0', '--cache', d / 'cache', '--quiet']
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp('cobb')
+    write_aasce(d / 'aasce', n=20, seed=5, height=256)
+    return d
+
+@pytest.fixture(scope='module')
+def run(data):
+    r = _sx(*_train_args(data, data / 'run', epochs=1))
+    assert r.returncode == 0, r.stderr[-3000:]
+    return data / 'run'
+
+def _comparable(run):
+    m = json.loads((Path(run) / 'metrics.json').read_text())
+    keep = ('epoch', 'train_loss', 'val_loss', 'val_score', 'val_ok_share', 'lr')
+    return [{k: h.get(k) for k in keep} for h in m['history']], m['best_epoch']
+
+def test_sigkill_and_resume_match_uninterrupted(data):
+    a, b = data / 'a', data / 'b'
+    r = _sx(*_train_args(data, a))
+    assert r.returncode == 0, r.stderr[-3000:]
+    t_total = sum(h['seconds'] for h in json.loads((a / 'metrics.json').read_text())['history'])
+    rng, kills = random.Random(7), 0
+    cmd = [str(EXE), *map(str, _train_args(data, b))]
+    for delay in [rng.uniform(0.3, 0.6) * t_total, rng.uniform(0.3, 0.9) * t_total / 3 + 2]:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
+        time.sleep(delay)
+        if p.poll() is None: p.send_signal(signal.SIGKILL); p.wait(); kills += 1
+        else: assert p.returncode == 0, p.stderr.read()[-3000:]
+        cmd = [str(EXE), 'cobb', 'train', '--resume', str(b), '--quiet'] if (b / 'config.json').exists() else cmd
+    assert kills >= 1, 'the test did not interrupt the run'
+    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert _comparable(a) == _comparable(b)
+    steps = [s for s, _ in read_scalars(b / 'tb' / 'train')['loss/val']]
+    assert steps == [1, 2, 3]                                  # each epoch once in TensorBoard despite the kills
+    assert json.loads((b / 'config.json').read_text())['resumed']
+
+def test_help_on_every_cobb_command():
+    for words in (['cobb', '--help'], ['cobb', 'train', '--help'], ['cobb', 'evaluate', '--help'], ['cobb', 'predict', '--help']):
+        r = _sx(*words)
+        assert r.returncode == 0 and 'usage' in r.stdout, words
+    r = _sx('cobb', 'train', '--help')
+    for opt in ('--image-size', '--min-score', '--backbone', '--resume', '--overwrite'): assert opt in r.stdout
+
+def test_predict_reports_bad_files_and_flags(run, data, tmp_path):
+    films = tmp_path / 'films'; films.mkdir()
+    for f in sorted((data / 'aasce' / 'data' / 'test').glob('*.jpg'))[:2]: (films / f.name).write_bytes(f.read_bytes())
+    (films / 'truncated.jpg').write_bytes((data / 'aasce' / 'data' / 'test').glob('*.jpg').__next__().read_bytes()[:300])
+    Image.fromarray(np.full((40, 400), 128, np.uint8)).save(films / 'wide-grey.png')
+    ck = run / 'checkpoints' / 'best.pt'
+    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--out', tmp_path / 'cobb.csv', '--overlay', tmp_path / 'ov', '--quiet')
+    assert r.returncode == 1 and 'truncated.jpg' in r.stderr and 'Traceback' not in r.stderr
+    df = pd.read_csv(tmp_path / 'cobb.csv', keep_default_na=False)
+    assert len(df) == 4 and (df.error != '').sum() == 1
+    grey = df[df.path.str.endswith('wide-grey.png')].iloc[0]
+    assert grey.verdict == 'flagged' and grey.largest == ''          # no angle for an image with no spine
+    assert len(list((tmp_path / 'ov').glob('*.png'))) == 3
+    # careless: the table over an input, the overlays into the input folder, a classification command on this checkpoint
+    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--out', films / 'wide-grey.png')
+    assert r.returncode == 2 and '.csv' in r.stderr and 'Traceback' not in r.stderr
+    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--overlay', films, '--out', tmp_path / 'x.csv')
+    assert r.returncode == 2 and 'input' in r.stderr
+    r = _sx('cobb', 'predict', films, '--checkpoint', tmp_path / 'cobb.csv')
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--batch-size', '0')
+    assert r.returncode == 2 and 'batch-size' in r.stderr
+
+def test_resume_refuses_options_and_classification_commands_refuse_a_landmark_run(run, data):
+    r = _sx('cobb', 'train', '--resume', run, '--epochs', '5')
+    assert r.returncode == 2 and '--epochs' in r.stderr
+    r = _sx('train', '--resume', run)
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
+    r = _sx('cobb', 'train', '--resume', data / 'aasce')
+    assert r.returncode == 2 and 'not a training run' in r.stderr
+    r = _sx(*_train_args(data, run, epochs=1))
+    assert r.returncode == 2 and 'already holds this run' in r.stderr
+
+def test_evaluate_prints_agreement_and_writes_report(run):
+    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '50', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'films;' in r.stdout and 'report:' in r.stdout
+    out = run / 'eval-cobb-test'
+    for f in ('metrics.json', 'report.md', 'measurements.csv'): assert (out / f).exists()
+    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '0')
+    assert r.returncode == 2 and 'n-boot' in r.stderr
