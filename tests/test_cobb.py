@@ -45,16 +45,19 @@ def test_sigkill_and_resume_match_uninterrupted(data):
     r = _sx(*_train_args(data, a))
     assert r.returncode == 0, r.stderr[-3000:]
     t_total = sum(h['seconds'] for h in json.loads((a / 'metrics.json').read_text())['history'])
-    rng, kills = random.Random(7), 0
-    cmd = [str(EXE), *map(str, _train_args(data, b))]
-    for delay in [rng.uniform(0.3, 0.6) * t_total, rng.uniform(0.3, 0.9) * t_total / 3 + 2]:
-        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
-        time.sleep(delay)
-        if p.poll() is None: p.send_signal(signal.SIGKILL); p.wait(); kills += 1
-        else: assert p.returncode == 0, p.stderr.read()[-3000:]
-        cmd = [str(EXE), 'cobb', 'train', '--resume', str(b), '--quiet'] if (b / 'config.json').exists() else cmd
-    assert kills >= 1, 'the test did not interrupt the run'
-    r = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=900)
+    kills, cmd = 0, [str(EXE), *map(str, _train_args(data, b))]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
+    time.sleep(random.Random(7).uniform(0.2, 0.5) * t_total)        # somewhere in the first epochs
+    if p.poll() is None: p.send_signal(signal.SIGKILL); p.wait(); kills += 1
+    if (b / 'config.json').exists(): cmd = [str(EXE), 'cobb', 'train', '--resume', str(b), '--quiet']
+    last = b / 'checkpoints' / 'last.pt'
+    before = last.stat().st_mtime_ns if last.exists() else 0
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env())
+    t_end = time.time() + 600
+    while p.poll() is None and time.time() < t_end and (not last.exists() or last.stat().st_mtime_ns == before): time.sleep(0.01)
+    if p.poll() is None: p.send_signal(signal.SIGKILL); p.wait(); kills += 1    # right after a checkpoint landed
+    assert kills >= 1 and last.exists(), 'the test did not interrupt the run'
+    r = _sx('cobb', 'train', '--resume', b, '--quiet')
     assert r.returncode == 0, r.stderr[-3000:]
     assert _comparable(a) == _comparable(b)
     steps = [s for s, _ in read_scalars(b / 'tb' / 'train')['loss/val']]
