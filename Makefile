@@ -13,6 +13,7 @@ export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
 help:
 	@echo "make demo        set up .venv and run the main job on the default synthetic data"
+	@echo "make demo-cobb   set up .venv and measure Cobb angles end to end on the same data (landmark model, evaluation, overlays)"
 	@echo "make test        set up .venv with dev extras and run every check CI runs"
 	@echo "make test-slow   also run the notebook cells flagged #| slow"
 	@echo "make lab         set up .venv, register the scoliosis-xray kernel and start JupyterLab on nbs/ (prints the URL)"
@@ -50,6 +51,9 @@ lab: $(if $(wildcard $(VENV)/.installed-dev),$(VENV)/.installed-dev,$(VENV)/.ins
 
 demo: $(VENV)/.installed
 	DEMO=$(DEMO) SX=$(BIN)/scoliosis-xray bash tools/demo.sh
+
+demo-cobb: $(VENV)/.installed
+	DEMO=$(DEMO) SX=$(BIN)/scoliosis-xray bash tools/demo_cobb.sh
 
 test: $(VENV)/.installed-dev
 	bash tools/ensure_chromium.sh
