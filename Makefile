@@ -9,7 +9,7 @@ DEMO ?= demo
 # The checkout's own package always wins over whatever the venv's editable install points at.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: help install install-dev install-lab lab demo test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
+.PHONY: help install install-dev install-lab lab demo demo-cobb test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
 
 help:
 	@echo "make demo        set up .venv and run the main job on the default synthetic data"
