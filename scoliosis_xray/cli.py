@@ -316,6 +316,12 @@ def _cobb(p):
     t.set_defaults(func=_cobb_train_run, command='cobb train', parser=t)
     _cobb_evaluate(_sub(sub, 'evaluate', "Measure a landmark run's held-out test films (or another landmark dataset): SMAPE, MAE, ICC, Bland-Altman with 95% CIs, report."))
     _cobb_predict(_sub(sub, 'predict', 'Measure Cobb angles on image files and folders (JPEG/PNG/DICOM) with a landmark checkpoint; bad files are reported, not fatal.'))
+    au = _sub(sub, 'audit', 'Check a landmark dataset before training: films per split, annotations skipped or fixed and why, films without one, angle ranges and grades.')
+    au.add_argument('data', help='AASCE/SpineWeb-16 folder, synthetic dataset folder or CSV manifest with landmark columns')
+    au.add_argument('--split', default=None, help='only this split of an AASCE folder (training or test)')
+    au.add_argument('--json', default=None, metavar='FILE', help='also write the audit as JSON to FILE')
+    au.add_argument('--overwrite', action='store_true', help='let --json replace a file scoliosis-xray did not write')
+    au.set_defaults(func=_cobb_audit_run, command='cobb audit')
     p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1], command='cobb')
 
 # %% ../nbs/40_cli.ipynb #03f8d43f
@@ -382,3 +388,11 @@ def _cobb_predict_run(a):
     for r in flagged.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: no angle: {r.reasons}', file=sys.stderr)
     for r in bad.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: {r.error}', file=sys.stderr)
     return 1 if len(bad) else 0
+
+# %% ../nbs/40_cli.ipynb #6a1834e2
+def _cobb_audit_run(a):
+    from scoliosis_xray.landmarks import audit_landmarks, format_landmark_audit
+    from scoliosis_xray.core import atomic_write
+    rep = audit_landmarks(a.data, a.split)
+    print(format_landmark_audit(rep))
+    if a.json: atomic_write(a.json, rep, overwrite=a.overwrite, inputs=[a.data]); print(f'audit: {a.json}')

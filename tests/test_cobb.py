@@ -112,3 +112,18 @@ def test_evaluate_prints_agreement_and_writes_report(run):
     for f in ('metrics.json', 'report.md', 'measurements.csv'): assert (out / f).exists()
     r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '0')
     assert r.returncode == 2 and 'n-boot' in r.stderr
+
+def test_audit_reports_bad_annotations(data, tmp_path):
+    import shutil
+    d = tmp_path / 'aasce'; shutil.copytree(data / 'aasce', d)
+    lm = d / 'labels' / 'training' / 'landmarks.csv'
+    rows = lm.read_text().splitlines()
+    cells = rows[1].split(','); cells[5] = 'nan'; rows[1] = ','.join(cells)           # one film's point lost
+    lm.write_text('\n'.join(rows) + '\n')
+    names = (d / 'labels' / 'training' / 'filenames.csv').read_text().splitlines()
+    r = _sx('cobb', 'audit', d, '--json', tmp_path / 'audit.json')
+    assert r.returncode == 0, r.stderr[-3000:]
+    rep = json.loads((tmp_path / 'audit.json').read_text())
+    assert any(names[1].split(',')[0].strip() in json.dumps(p) for p in rep.get('problems', rep.get('skipped', []))) or names[1] in r.stdout, r.stdout
+    r = _sx('cobb', 'audit', d, '--json', lm)                    # never over the data
+    assert r.returncode == 2 and 'Traceback' not in r.stderr
