@@ -353,7 +353,7 @@ def _rgb(img)->Image.Image:
         g = (g - g.min()) / max(float(g.max() - g.min()), 1e-12)
     return Image.fromarray(np.rint(np.clip(g, 0, 1) * 255).astype(np.uint8)).convert('RGB')
 
-# %% ../nbs/21_cobb.ipynb #fe9d9ad8
+# %% ../nbs/21_cobb.ipynb #d83779a6
 def _cobb_line(q, k, top, half):
     "End points of the line through the upper (`top`) or lower endplate midpoint of vertebra `k`, along its mid-line."
     v = (q[k, 1] + q[k, 3]) / 2 - (q[k, 0] + q[k, 2]) / 2
@@ -364,23 +364,26 @@ def _cobb_line(q, k, top, half):
 def draw_overlay(img, points, angles:dict=None, quality:str=None)->Image.Image:
     """The radiograph `img` (array or PIL image) as an RGB PIL image with the 68 `points` (px) and vertebra outlines,
     the two lines of the largest Cobb angle, and a caption: the angle, grade, end vertebrae (`angles`:
-    `cobb_angles(points)` unless given) and `quality`. `points=None` draws the caption only."""
+    `cobb_angles(points)` unless given) and `quality`. Without points (None), or with some missing (NaN), no angle
+    is drawn: the points found and the caption only."""
     im = _rgb(img)
     W, H = im.size
     s = max(1, round(H / 600))
     dr = ImageDraw.Draw(im)
     text = []
-    if points is not None:
-        q = _as_points(points).reshape(17, 4, 2)
+    q = None if points is None else np.asarray(points, dtype=np.float64).reshape(17, 4, 2)
+    found = np.isfinite(q).all(-1) if q is not None else np.zeros((17, 4), bool)
+    for v, m in zip(q if q is not None else [], found.all(1)):
+        if m: dr.polygon([tuple(v[0]), tuple(v[1]), tuple(v[3]), tuple(v[2])], outline=(0, 190, 255), width=s)
+    for x, y in (q[found] if q is not None else []): dr.ellipse([x - 2 * s, y - 2 * s, x + 2 * s, y + 2 * s], fill=(255, 160, 0))
+    if found.all():
         a = angles if angles is not None and 'ends' in angles else cobb_angles(q, H) | (angles or {})
-        for v in q: dr.polygon([tuple(v[0]), tuple(v[1]), tuple(v[3]), tuple(v[2])], outline=(0, 190, 255), width=s)
-        for x, y in q.reshape(-1, 2): dr.ellipse([x - 2 * s, y - 2 * s, x + 2 * s, y + 2 * s], fill=(255, 160, 0))
         u, l = (LEVELS.index(v) for v in a['ends']['pt'])
         half = 1.6 * float(np.linalg.norm(q[:, 1] - q[:, 0], axis=1).mean())
-        for k, top in ((u, True), (l, False)): dr.line(_cobb_line(q, k, top, half), fill=(255, 40, 40), width=2 * s)
+        for k, top in ((u, True), (l, False)): dr.line(_cobb_line(q, k, top, half), fill=(255, 40, 40), width=3 * s)
         text.append(f"Cobb {a['largest']:.1f}° ({a['severity']})")
         text.append(f"{a['upper_end']}-{a['lower_end']}" + (f", apex {a['apex']}" if a.get('apex') else ''))
-    else: text.append('no angle measured')
+    else: text.append('no angle measured' + (f' ({found.all(1).sum()}/17 vertebrae found)' if q is not None else ''))
     if quality: text.append(str(quality))
     font = _font(max(11, H // 55))
     box = dr.multiline_textbbox((6 * s, 6 * s), '\n'.join(text), font=font)

@@ -8,16 +8,17 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/landmarks.html.md"""
 __all__ = ['VERTEBRAE', 'N_POINTS', 'CORNERS', 'TOLERANCE', 'COLUMNS', 'AnnotationError', 'check_points', 'order_corners',
            'image_size', 'write_aasce', 'load_landmarks', 'audit_landmarks', 'format_landmark_audit', 'plot_landmarks']
 
-# %% ../nbs/20_landmarks.ipynb #6d7779fc
-import csv, io
+# %% ../nbs/20_landmarks.ipynb #26ad6e01
+import csv, io, os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from .core import LEVELS, atomic_write, check_writable, jsonable
+from .core import LEVELS, GRADES, atomic_write, check_writable, jsonable, severity
 from .data import ImageReadError, list_images, sniff_format
+from .plots import figure_axes
 from .synth import synth_image
 from .cobb import ANGLE_KEYS, cobb_angles
 
@@ -217,7 +218,7 @@ def _aasce_csv(root, split, lab, images, problems):
     for i, name in enumerate(names):
         yield name, L[i], (A[i] if A is not None else None), f'{lm.name} row {i + 1}'
 
-# %% ../nbs/20_landmarks.ipynb #eb112daa
+# %% ../nbs/20_landmarks.ipynb #02514e14
 def _load_mat(path):
     from scipy.io import loadmat
     try: m = loadmat(path)
@@ -245,10 +246,11 @@ def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
             ang = _angles_of(arow, where.replace('landmarks', 'angles'), problems, str(path)) if arow is not None else None
             rows.append(_entry(problems, fixed, str(path), str(path.relative_to(root)), split, size, pts, ang, Path(name).stem, np.nan, fix_order, where))
     elif any(lab.glob('*.mat')):
+        used = set()
         for name, path in images.items():
             mat = next((m for m in (lab / f'{name}.mat', lab / f'{path.stem}.mat') if m.is_file()), None)
             if mat is None: continue
-            seen.add(name)
+            seen.add(name); used.add(mat.name)
             where = mat.name
             size = _size(path, problems, where)
             if size is None: continue
@@ -256,6 +258,8 @@ def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
             except ValueError as e:
                 problems.append(dict(file=str(path), problem=f'{where}: {e}')); continue
             rows.append(_entry(problems, fixed, str(path), str(path.relative_to(root)), split, size, pts, None, path.stem, np.nan, fix_order, where))
+        for m in sorted(lab.glob('*.mat')):
+            if m.name not in used: problems.append(dict(file=str(img_dir / m.name[:-4]), problem=f'{m.name}: image not found'))
     else:
         raise AnnotationError(f'{lab}: no annotations for the {split} images: expected filenames.csv with landmarks.csv '
                               '(and angles.csv), or one <image name>.mat per image with the variable p2')
@@ -351,7 +355,7 @@ def load_landmarks(source, split:str=None, fix_order:bool=True)->pd.DataFrame:
     df.attrs.update(format=fmt, source=str(src), problems=problems, fixed=fixed, unannotated=unannotated)
     return df
 
-# %% ../nbs/20_landmarks.ipynb #09f0999c
+# %% ../nbs/20_landmarks.ipynb #52d836d5
 def _angle_check(df)->dict:
     "Given angles against `cobb_angles` of the same landmarks: mean |difference| per column and share within 1 degree."
     g = df[df.angles.notna()]
@@ -364,7 +368,6 @@ def _angle_check(df)->dict:
 
 def audit_landmarks(source, split:str=None)->dict:
     "What a landmark source holds: counts per split, sizes, skipped / fixed / unannotated images, angle ranges, grades, angle check."
-    from scoliosis_xray.core import severity
     df = load_landmarks(source, split)
     a = np.stack(df.angles[df.angles.notna()].to_numpy()) if df.angles.notna().any() else np.zeros((0, 3))
     rng = lambda v: [float(v.min()), float(np.median(v)), float(v.max())] if len(v) else None
@@ -375,15 +378,21 @@ def audit_landmarks(source, split:str=None)->dict:
         grades=pd.Series([severity(v) for v in a.max(1)], dtype=object).value_counts().to_dict() if len(a) else {},
         angle_check=_angle_check(df)))
 
-# %% ../nbs/20_landmarks.ipynb #0f9ad716
+# %% ../nbs/20_landmarks.ipynb #7dc02a86
+def _short(path, root):
+    try: return os.path.relpath(path, root) if os.path.isabs(path) else path
+    except ValueError: return path
+
 def format_landmark_audit(rep:dict, limit:int=10)->str:
-    "The audit as a few lines of text (at most `limit` skipped, fixed and unannotated files listed)."
-    f = lambda r: 'none' if r is None else f'{r[0]:.1f} / {r[1]:.1f} / {r[2]:.1f}'
+    "The audit as a few lines of text (at most `limit` skipped, fixed and unannotated files listed, relative to the source)."
+    f = lambda r, d=1: 'none' if r is None else ' / '.join(f'{v:.{d}f}' for v in r)
+    root = rep['source'] if os.path.isdir(rep['source']) else os.path.dirname(rep['source'])
     splits = ', '.join(f'{k or "all"} {v}' for k, v in rep['splits'].items())
-    L = [f"{rep['source']}: {rep['format']} landmarks, {rep['n']} usable images ({splits}), {rep['patients']} patients", f"  image size (min / median / max): width {f(rep['width'])} px, height {f(rep['height'])} px"]
+    L = [f"{rep['source']}: {rep['format']} landmarks, {rep['n']} usable images ({splits}), {rep['patients']} patients",
+         f"  image size (min / median / max): width {f(rep['width'], 0)} px, height {f(rep['height'], 0)} px"]
     if rep['with_angles']:
         L.append(f"  angles (min / median / max, degrees) of {rep['with_angles']} images: " + ', '.join(f'{k} {f(v)}' for k, v in rep['angles'].items()))
-        L.append('  severity of the largest angle: ' + ', '.join(f'{k} {v}' for k, v in rep['grades'].items()))
+        L.append('  severity of the largest angle: ' + ', '.join(f'{k} {rep["grades"][k]}' for k in GRADES if k in rep['grades']))
     if rep['angle_check']:
         c = rep['angle_check']
         L.append("  given angles vs the reference procedure on the landmarks: mean |difference| " + ', '.join(f'{k} {v:.2f}' for k, v in c['mean_abs_diff'].items())
@@ -392,14 +401,13 @@ def format_landmark_audit(rep:dict, limit:int=10)->str:
         items = rep[key]
         if not items: continue
         L.append(f'  {len(items)} {what}:')
-        L += [f"    {i['file'] if isinstance(i, dict) else i}" + (f": {i['problem']}" if isinstance(i, dict) else '') for i in items[:limit]]
+        L += [f"    {_short(i['file'] if isinstance(i, dict) else i, root)}" + (f": {i['problem']}" if isinstance(i, dict) else '') for i in items[:limit]]
         if len(items) > limit: L.append(f'    ... and {len(items) - limit} more')
     return '\n'.join(L)
 
-# %% ../nbs/20_landmarks.ipynb #fc89dd28
+# %% ../nbs/20_landmarks.ipynb #40adfa13
 def plot_landmarks(img, points, ax=None, title=None, names:bool=True):
     "Figure: the radiograph `img` with its 68 landmarks (top corners orange, bottom blue), vertebra outlines and names."
-    from scoliosis_xray.plots import figure_axes
     fig, ax = figure_axes(ax, (3.2, 8))
     ax.imshow(np.asarray(img), cmap='gray')
     q = np.asarray(points, dtype=np.float64).reshape(17, 4, 2)
