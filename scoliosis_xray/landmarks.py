@@ -218,7 +218,7 @@ def _aasce_csv(root, split, lab, images, problems):
     for i, name in enumerate(names):
         yield name, L[i], (A[i] if A is not None else None), f'{lm.name} row {i + 1}'
 
-# %% ../nbs/20_landmarks.ipynb #02514e14
+# %% ../nbs/20_landmarks.ipynb #8e7e36b2
 def _load_mat(path):
     from scipy.io import loadmat
     try: m = loadmat(path)
@@ -229,13 +229,14 @@ def _load_mat(path):
 def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
     img_dir, lab = root / 'data' / split, root / 'labels' / split
     images = {p.name: p for p in list_images(img_dir)[0]}
+    lower = {n.lower(): p for n, p in images.items()}      # names listed with another case (.JPG for .jpg)
     rows, seen = [], set()
     if (lab / 'filenames.csv').is_file() and (lab / 'landmarks.csv').is_file():
         for name, vals, arow, where in _aasce_csv(root, split, lab, images, problems):
-            path = images.get(name, img_dir / name)
-            if name in seen:
+            path = images.get(name) or lower.get(name.lower(), img_dir / name)
+            if path.name in seen:
                 problems.append(dict(file=str(path), problem=f'{where}: listed again; the first row is kept')); continue
-            seen.add(name)
+            seen.add(path.name)
             size = _size(path, problems, where)
             if size is None: continue
             try: v = np.array([float(x) for x in vals], dtype=np.float64)
@@ -266,7 +267,7 @@ def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
     unannotated += [str(p) for n, p in images.items() if n not in seen]
     return [r for r in rows if r is not None]
 
-# %% ../nbs/20_landmarks.ipynb #5a802444
+# %% ../nbs/20_landmarks.ipynb #51eba39c
 def _aasce_root(src:Path):
     "The AASCE root under `src` (itself, or its boostnet_labeldata folder), or None."
     for r in (src, src / 'boostnet_labeldata'):
@@ -274,8 +275,11 @@ def _aasce_root(src:Path):
     return None
 
 def _from_aasce(root, split, problems, fixed, unannotated, fix_order):
-    splits = sorted(p.name for p in (root / 'data').iterdir() if p.is_dir() and (root / 'labels' / p.name).is_dir())
+    found = sorted(p.name for p in (root / 'data').iterdir() if p.is_dir())
+    splits = [s for s in found if (root / 'labels' / s).is_dir()]
     if not splits: raise AnnotationError(f'{root}: no split folder in both data/ and labels/ (expected data/training with labels/training)')
+    for s in found:                                     # a split of images without a labels folder: all unannotated
+        if s not in splits and split in (None, s): unannotated += [str(p) for p in list_images(root / 'data' / s)[0]]
     if split is not None:
         if split not in splits: raise AnnotationError(f"{root}: no split {split!r}; it has {', '.join(splits)}")
         splits = [split]
