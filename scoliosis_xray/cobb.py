@@ -165,11 +165,7 @@ def icc21(ratings)->np.ndarray:
     mse = sse / ((n - 1) * (k - 1))
     with np.errstate(all='ignore'): return (msr - mse) / (msr + (k - 1) * mse + k * (msc - mse) / n)
 
-# %% ../nbs/21_cobb.ipynb #5b45d9f0
-def _entry(value, boot, level):
-    ci, und = percentile_ci(boot, level)
-    return dict(value=json_number(value), ci=ci) | ({'undefined_resamples': und} if und else {})
-
+# %% ../nbs/21_cobb.ipynb #bef7ef14
 def _pearson(x, y):
     "Pearson r along the last axis (nan where a side is constant)."
     xc, yc = x - x.mean(-1, keepdims=True), y - y.mean(-1, keepdims=True)
@@ -353,7 +349,11 @@ def _rgb(img)->Image.Image:
         g = (g - g.min()) / max(float(g.max() - g.min()), 1e-12)
     return Image.fromarray(np.rint(np.clip(g, 0, 1) * 255).astype(np.uint8)).convert('RGB')
 
-# %% ../nbs/21_cobb.ipynb #d83779a6
+# %% ../nbs/21_cobb.ipynb #ceb65b00
+def _finite_number(v):
+    try: return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError): return False
+
 def _cobb_line(q, k, top, half):
     "End points of the line through the upper (`top`) or lower endplate midpoint of vertebra `k`, along its mid-line."
     v = (q[k, 1] + q[k, 3]) / 2 - (q[k, 0] + q[k, 2]) / 2
@@ -364,8 +364,8 @@ def _cobb_line(q, k, top, half):
 def draw_overlay(img, points, angles:dict=None, quality:str=None)->Image.Image:
     """The radiograph `img` (array or PIL image) as an RGB PIL image with the 68 `points` (px) and vertebra outlines,
     the two lines of the largest Cobb angle, and a caption: the angle, grade, end vertebrae (`angles`:
-    `cobb_angles(points)` unless given) and `quality`. Without points (None), or with some missing (NaN), no angle
-    is drawn: the points found and the caption only."""
+    `cobb_angles(points)` unless given) and `quality`. Without points (None), with some missing (NaN), or with
+    `angles={'largest': None}` (a prediction whose angle is withheld), no angle is drawn: the points and the caption."""
     im = _rgb(img)
     W, H = im.size
     s = max(1, round(H / 600))
@@ -373,10 +373,11 @@ def draw_overlay(img, points, angles:dict=None, quality:str=None)->Image.Image:
     text = []
     q = None if points is None else np.asarray(points, dtype=np.float64).reshape(17, 4, 2)
     found = np.isfinite(q).all(-1) if q is not None else np.zeros((17, 4), bool)
+    withheld = angles is not None and not _finite_number(angles.get('largest', 0))   # the caller withholds the angle
     for v, m in zip(q if q is not None else [], found.all(1)):
         if m: dr.polygon([tuple(v[0]), tuple(v[1]), tuple(v[3]), tuple(v[2])], outline=(0, 190, 255), width=s)
     for x, y in (q[found] if q is not None else []): dr.ellipse([x - 2 * s, y - 2 * s, x + 2 * s, y + 2 * s], fill=(255, 160, 0))
-    if found.all():
+    if found.all() and not withheld:
         a = angles if angles is not None and 'ends' in angles else cobb_angles(q, H) | (angles or {})
         u, l = (LEVELS.index(v) for v in a['ends']['pt'])
         half = 1.6 * float(np.linalg.norm(q[:, 1] - q[:, 0], axis=1).mean())

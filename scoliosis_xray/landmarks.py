@@ -255,13 +255,14 @@ def _aasce_csv(root, split, lab, images, problems):
     for i, name in enumerate(names):
         yield name, L[i], (A[i] if A is not None else None), f'{lm.name} row {i + 1}'
 
-# %% ../nbs/20_landmarks.ipynb #8e7e36b2
+# %% ../nbs/20_landmarks.ipynb #ae259616
 def _load_mat(path):
     from scipy.io import loadmat
     try: m = loadmat(path)
     except Exception as e: raise ValueError(f'cannot read it as a MATLAB file ({type(e).__name__}: {e})') from None
     if 'p2' not in m: raise ValueError(f"no variable p2 in it (found {', '.join(k for k in m if not k.startswith('__')) or 'none'})")
-    return np.asarray(m['p2'], dtype=np.float64)
+    p = np.asarray(m['p2'], dtype=np.float64)
+    return p.T if p.shape == (2, N_POINTS) else p          # 2 x 68 (x row, y row) also seen
 
 def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
     img_dir, lab = root / 'data' / split, root / 'labels' / split
