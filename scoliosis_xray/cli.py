@@ -389,7 +389,7 @@ def _cobb_predict_run(a):
     for r in bad.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: {r.error}', file=sys.stderr)
     return 1 if len(bad) else 0
 
-# %% ../nbs/40_cli.ipynb #6a1834e2
+# %% ../nbs/40_cli.ipynb #c819d656
 def _cobb_audit_run(a):
     from scoliosis_xray.landmarks import audit_landmarks, format_landmark_audit
     from scoliosis_xray.core import atomic_write

@@ -8,7 +8,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cobb_evaluate.html.md"""
 __all__ = ['COBB_COLUMNS', 'POINT_COLUMNS', 'measure', 'predict_cobb', 'format_agreement', 'cobb_limitations', 'evaluate_cobb',
            'load_fmt', 'plt_close', 'measurement_vs_classifier']
 
-# %% ../nbs/24_cobb_evaluate.ipynb #b46818e7
+# %% ../nbs/24_cobb_evaluate.ipynb #f785f15a
 import json, math
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from .cobb import cobb_angles, agreement, landmark_error, plot_bland_altman, plo
 from .landmark_model import to_image_points, N_VERT
 from .cobb_train import (load_landmark_model, predict_points, cobb_settings, landmark_table, true_angles, plot_landmark_grid)
 
-# %% ../nbs/24_cobb_evaluate.ipynb #0b050153
+# %% ../nbs/24_cobb_evaluate.ipynb #68c752f0
 COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'pt', 'mt', 'tl', 'largest', 'severity', 'upper_end', 'lower_end',
                 'apex', 'curve_type', 'error']
 POINT_COLUMNS = [f'x{k}' for k in range(4 * N_VERT)] + [f'y{k}' for k in range(4 * N_VERT)]
@@ -46,7 +46,7 @@ def measure(model, ck, images:list, device, min_score:float=None)->list:
         res.append(dict(points=pts, ok=p['ok'], reasons=p['reasons'], n_found=p['n_found'], angles=cobb_angles(pts, im.shape[0]) if p['ok'] else None))
     return res
 
-# %% ../nbs/24_cobb_evaluate.ipynb #29746f69
+# %% ../nbs/24_cobb_evaluate.ipynb #ad9ca314
 def _row(path, m=None, error='')->dict:
     r = dict(path=str(path), verdict='', reasons='', n_found=0, **{k: np.nan for k in ('pt', 'mt', 'tl', 'largest')},
              severity='', upper_end='', lower_end='', apex='', curve_type='', error=error)
@@ -58,7 +58,7 @@ def _row(path, m=None, error='')->dict:
     r.update({f'x{k}': pts[k, 0] for k in range(4 * N_VERT)}); r.update({f'y{k}': pts[k, 1] for k in range(4 * N_VERT)})
     return r
 
-# %% ../nbs/24_cobb_evaluate.ipynb #3ab5f9b1
+# %% ../nbs/24_cobb_evaluate.ipynb #01033d9a
 def _inputs(inputs):
     files = []
     for i in inputs:
@@ -71,7 +71,7 @@ def _overlay_name(f:Path, used:set)->str:
     while name in used: n += 1; name = f'{f.stem}_{n}_cobb.png'
     used.add(name); return name
 
-# %% ../nbs/24_cobb_evaluate.ipynb #fee6d1ab
+# %% ../nbs/24_cobb_evaluate.ipynb #dc52dc25
 def predict_cobb(checkpoint, inputs, out=None, overlay_dir=None, batch_size:int=4, device='auto', progress:bool=True,
                  overwrite:bool=False)->pd.DataFrame:
     """Landmarks, Cobb angles, severity and verdict for every film in `inputs` (files and folders) with the landmark model
@@ -108,7 +108,7 @@ def predict_cobb(checkpoint, inputs, out=None, overlay_dir=None, batch_size:int=
         atomic_write(out, text, overwrite=overwrite, inputs=[checkpoint, *files])
     return df
 
-# %% ../nbs/24_cobb_evaluate.ipynb #78cb7d3b
+# %% ../nbs/24_cobb_evaluate.ipynb #760c6408
 def _eval_rows(run:Run, cfg, data, cache, progress):
     "(rows to measure, facts about where they came from)."
     if data is None:
@@ -124,7 +124,7 @@ def _eval_rows(run:Run, cfg, data, cache, progress):
     seen = training_overlap(run, ok, cache)
     return ok[~seen].reset_index(drop=True), dict(source=str(data), split='all', external=True, left_out_seen=int(seen.sum()), unreadable=len(fails))
 
-# %% ../nbs/24_cobb_evaluate.ipynb #a7fc30ef
+# %% ../nbs/24_cobb_evaluate.ipynb #93e9db38
 def _measure_rows(model, ck, rows, dev, progress, batch_size=4):
     res = []
     for s in tqdm(range(0, len(rows), batch_size), desc='Measuring', unit='batch', disable=not progress):
@@ -142,7 +142,7 @@ def _table(rows, meas)->pd.DataFrame:
     d['severity'] = [severity(v) if v == v else '' for v in d.largest]
     return d
 
-# %% ../nbs/24_cobb_evaluate.ipynb #0e4623fc
+# %% ../nbs/24_cobb_evaluate.ipynb #bad12340
 def _facts(tab, rows, meas, n_boot, seed)->dict:
     ok = (tab.verdict == 'ok').to_numpy()
     f = dict(n=len(tab), n_ok=int(ok.sum()), n_flagged=int((~ok).sum()))
@@ -157,7 +157,7 @@ def _facts(tab, rows, meas, n_boot, seed)->dict:
     f['smape_flagged_as_worst'] = float(100 * per.mean())
     return f
 
-# %% ../nbs/24_cobb_evaluate.ipynb #062d3982
+# %% ../nbs/24_cobb_evaluate.ipynb #35e4033b
 def _figures(tab, f, rows, meas)->dict:
     figs = {}
     ok = (tab.verdict == 'ok').to_numpy()
@@ -177,7 +177,7 @@ def _figures(tab, f, rows, meas)->dict:
                                              [f"true {tab.true_largest.iloc[i]:.0f}° / {'flagged' if not ok[i] else f'{tab.largest.iloc[i]:.0f}°'}" for i in worst])
     return figs
 
-# %% ../nbs/24_cobb_evaluate.ipynb #4d5c87e6
+# %% ../nbs/24_cobb_evaluate.ipynb #2e1f4904
 def _fmt_entry(v):
     if isinstance(v, dict) and 'value' in v:
         ci = v.get('ci')
@@ -208,7 +208,7 @@ def cobb_limitations(f:dict, facts:dict)->list:
     out.append('The reference angles are themselves measurements: on real films expert readers differ by about 4-5° (MAE), so errors of that size are at the limit of what a reference can confirm.')
     return out
 
-# %% ../nbs/24_cobb_evaluate.ipynb #8f58e18a
+# %% ../nbs/24_cobb_evaluate.ipynb #9554edde
 def _report(f, facts, figs)->str:
     lines = [f"# Cobb angle evaluation: {facts['run']}", '', f"Films: {f['n']} ({facts['split']} split of {facts['source_name']}); "
              f"with an angle: {f['n_ok']}; flagged without an angle: {f['n_flagged']}.", '', '| measure | value (95% CI) |', '|---|---|']
@@ -218,7 +218,7 @@ def _report(f, facts, figs)->str:
     lines += [f'![{k}]({k}.png)' for k in figs]
     return '\n'.join(lines) + '\n'
 
-# %% ../nbs/24_cobb_evaluate.ipynb #9eb45443
+# %% ../nbs/24_cobb_evaluate.ipynb #0d1386a7
 def evaluate_cobb(run, data=None, out=None, n_boot:int=2000, seed:int=0, device='auto', progress:bool=True, overwrite:bool=False)->dict:
     """Measure the test films of landmark run `run` (or the films of `data` it never trained on) and compare with their
     reference landmarks and angles. Writes `measurements.csv`, `metrics.json`, `report.md` and figures to `out`
@@ -250,7 +250,7 @@ def plt_close(fig):
     import matplotlib.pyplot as plt
     plt.close(fig)
 
-# %% ../nbs/24_cobb_evaluate.ipynb #2a8025f6
+# %% ../nbs/24_cobb_evaluate.ipynb #c38157e8
 def _log_tb(run, name, f):
     from scoliosis_xray.core import tb_writer
     w = tb_writer(run.tb / name)
@@ -259,7 +259,7 @@ def _log_tb(run, name, f):
     w.add_scalar('cobb/flagged_share', f['n_flagged'] / max(1, f['n']), 0)
     w.close()
 
-# %% ../nbs/24_cobb_evaluate.ipynb #0a6800dc
+# %% ../nbs/24_cobb_evaluate.ipynb #4b254263
 def measurement_vs_classifier(cobb_run, cls_run, device='auto', n_boot:int=1000, seed:int=0, progress:bool=True, out=None, overwrite:bool=False)->dict:
     """ROC-AUC (95% CI) of the classifier of `cls_run` and of the largest angle measured by `cobb_run`, on the test
     films of `cls_run` that the landmark run never saw and did not flag. Returns dict(auc, n, left_out_seen, flagged,

@@ -9,7 +9,7 @@ __all__ = ['CobbConfig', 'true_angles', 'landmark_table', 'landmark_splits', 'pr
            'LandmarkTask', 'plot_landmark_grid', 'cobb_fingerprint', 'train_cobb', 'cobb_settings', 'resume_cobb',
            'load_landmark_model']
 
-# %% ../nbs/23_cobb_train.ipynb #dd6f35d0
+# %% ../nbs/23_cobb_train.ipynb #724cb5eb
 import json, math, time, warnings
 from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
@@ -35,7 +35,7 @@ from .landmark_model import (SpineNet, build_spine_net, landmark_loss, decode, s
                                            LandmarkDataset, MIN_SCORE, N_VERT)
 from .plots import plot_image_grid
 
-# %% ../nbs/23_cobb_train.ipynb #46f7db73
+# %% ../nbs/23_cobb_train.ipynb #bb3d5ad1
 @dataclass
 class CobbConfig:
     "Every setting of a landmark (Cobb angle) training run (written to `RUN/config.json`)."
@@ -80,7 +80,7 @@ class CobbConfig:
         if extra: raise ValueError(f'unknown landmark training settings: {", ".join(extra)}')
         return cls(**d)
 
-# %% ../nbs/23_cobb_train.ipynb #38800bb4
+# %% ../nbs/23_cobb_train.ipynb #4efcfda1
 def _check_cobb(c):
     "Refuse settings that cannot make a run, naming the setting and the fix."
     if len(c.image_size) != 2 or min(c.image_size) < 64 or any(v % 32 for v in c.image_size):
@@ -99,7 +99,7 @@ def _check_cobb(c):
         raise ValueError(f'val and test are shares: 0 < val, 0 <= test, val + test < 1 (not val={c.val}, test={c.test})')
     if c.amp not in ('auto', 'bf16', 'fp16', 'off'): raise ValueError(f'amp must be auto, bf16, fp16 or off, not {c.amp!r}')
 
-# %% ../nbs/23_cobb_train.ipynb #cfde8bf5
+# %% ../nbs/23_cobb_train.ipynb #8be0dfcf
 def true_angles(df)->np.ndarray:
     "n x 3 true angles of a landmark table: the dataset's own `angles` where given, else computed from the points."
     out = []
@@ -123,7 +123,7 @@ def landmark_table(src)->pd.DataFrame:
     if 'patient_id' not in df or (df['patient_id'].astype(str) == '').all(): df['patient_id'] = [Path(f).stem for f in df['file']]
     return df
 
-# %% ../nbs/23_cobb_train.ipynb #632aa54a
+# %% ../nbs/23_cobb_train.ipynb #5a9f1bf8
 def _split(df, val, test, seed, cache, progress):
     """`make_splits` (grouped, stratified at 10°) when every split can hold both grades; otherwise grouped by patient and
     duplicates, each group dealt at random to reach the shares (a landmark model needs no class balance)."""
@@ -154,7 +154,7 @@ def landmark_splits(df, cfg:CobbConfig, cache:ImageCache, progress:bool=True)->p
     out.attrs['excluded'] = tr.attrs.get('excluded', []) + te.attrs.get('excluded', [])
     return out
 
-# %% ../nbs/23_cobb_train.ipynb #3e3d251c
+# %% ../nbs/23_cobb_train.ipynb #c9701f4d
 def predict_points(out:torch.Tensor, min_score:float=MIN_SCORE, image_hw=None)->list:
     "Per image of network output `out`: dict(points (n*4) x 2 in input px, scores, n_found, n_confident, ok, reasons)."
     sc, ce, co = decode(out)
@@ -186,7 +186,7 @@ def score_landmarks(true_points, true_ang, preds:list, height:float=None)->dict:
                 mae_largest=float(np.abs(pa[ok].max(1) - true_ang[ok].max(1)).mean()) if ok.any() else float('nan'),
                 point_error=float(np.mean(err)) if err else float('nan'), ok_share=float(ok.mean()))
 
-# %% ../nbs/23_cobb_train.ipynb #7b22aaab
+# %% ../nbs/23_cobb_train.ipynb #c1bc2f1e
 class LandmarkTask:
     "Vertebra landmarks as the training loop sees them: loss, validation (decode, verdict, angles), model selection, logs."
     name = 'landmarks'
@@ -214,7 +214,7 @@ class LandmarkTask:
         "Overlays of the first validation films: true landmarks (green) and predicted (red)."
         writer.add_figure('landmarks/val', plot_landmark_grid(None, y[:6], p[:6]), step)
 
-# %% ../nbs/23_cobb_train.ipynb #8c841e95
+# %% ../nbs/23_cobb_train.ipynb #d424114f
 def plot_landmark_grid(images, true_points, preds, titles=None, ncols:int=6):
     "A row of films (or blank panels when `images` is None) with true (green) and predicted (red) landmarks."
     n = len(preds); fig, axes = plt.subplots(1, n, figsize=(1.8 * n, 3.6), squeeze=False)
@@ -229,7 +229,7 @@ def plot_landmark_grid(images, true_points, preds, titles=None, ncols:int=6):
     fig.tight_layout()
     return fig
 
-# %% ../nbs/23_cobb_train.ipynb #b4059628
+# %% ../nbs/23_cobb_train.ipynb #85342a4b
 _NOT_SETTINGS = ('out', 'data', 'device', 'num_workers', 'cache')
 
 def cobb_fingerprint(cfg:CobbConfig, src, df)->str:
@@ -243,7 +243,7 @@ def _amp_used(cfg, device)->str:
     if device.type == 'cuda': return 'auto'
     return 'bf16' if cpu_bf16_supported() else 'off'
 
-# %% ../nbs/23_cobb_train.ipynb #f5e281b9
+# %% ../nbs/23_cobb_train.ipynb #2484f884
 def _prepare(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
     cache = ImageCache(cfg.cache or None, size=cfg.image_size)
     if reuse_splits: df = load_splits(run.splits_file, df, cache=cache)
@@ -257,7 +257,7 @@ def _prepare(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
         raise ValueError(f'{len(tr)} training and {len(va)} validation films: too few for batches of {cfg.batch_size}; add data, lower --batch-size or raise --val')
     return dict(df=df, cache=cache, train=tr, val=va, failures=failures)
 
-# %% ../nbs/23_cobb_train.ipynb #2d65518b
+# %% ../nbs/23_cobb_train.ipynb #bda70d8c
 def _config_record(cfg, run, src, data, winfo, fp, amp_used)->dict:
     df = data['df']
     return dict(task='landmarks', train=asdict(cfg), fingerprint=fp, weights=winfo, amp_used=amp_used,
@@ -270,7 +270,7 @@ def _config_record(cfg, run, src, data, winfo, fp, amp_used)->dict:
                           cache=str(data['cache'].root.resolve()), cache_stored=stored_path(data['cache'].root, run.path)),
                 created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), resumed=[])
 
-# %% ../nbs/23_cobb_train.ipynb #d290bd1b
+# %% ../nbs/23_cobb_train.ipynb #7db337fe
 def _setup(cfg, ck, progress):
     torch.manual_seed(cfg.seed)
     if ck is not None:
@@ -283,7 +283,7 @@ def _setup(cfg, ck, progress):
         if progress: tqdm.write('note: random initialisation: training all layers from the first epoch at one learning rate')
     return model, winfo
 
-# %% ../nbs/23_cobb_train.ipynb #6e4675b8
+# %% ../nbs/23_cobb_train.ipynb #ac69f3ae
 def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False, src=None, df=None, fp=None)->dict:
     run.remove_temporary()
     device = resolve_device(cfg.device)
@@ -308,7 +308,7 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
         writer.close(); raise
     return _finish_cobb(cfg, run, writer, state, val_ds, val_loader, device)
 
-# %% ../nbs/23_cobb_train.ipynb #676737e8
+# %% ../nbs/23_cobb_train.ipynb #1bc7f48f
 def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->dict:
     "The best model's validation overlays, hparams, and the final `metrics.json`."
     model, ck = load_landmark_model(run.best, device)
@@ -327,7 +327,7 @@ def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, devic
     run.save_metrics(res)
     return res
 
-# %% ../nbs/23_cobb_train.ipynb #5875eb54
+# %% ../nbs/23_cobb_train.ipynb #1ff06cf8
 def _as_cobb_config(cfg, kw)->CobbConfig:
     if isinstance(cfg, CobbConfig): return CobbConfig(**{**asdict(cfg), **kw})
     return CobbConfig(**{**(cfg or {}), **kw})
@@ -349,7 +349,7 @@ def train_cobb(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=F
         if run.exists: how = run.claim(fp, resume_hint=False)
         return _run_cobb(cfg, run, None, progress, on_epoch_end, restart=how == 'restart', src=src, df=df, fp=fp)
 
-# %% ../nbs/23_cobb_train.ipynb #c8cce1eb
+# %% ../nbs/23_cobb_train.ipynb #55696e35
 def cobb_settings(run:Run)->CobbConfig:
     "The settings of landmark run `run`; a clear error for a classification run."
     conf = run.load_config()
@@ -374,7 +374,7 @@ def resume_cobb(run, progress:bool=True, on_epoch_end=None)->dict:
             return run.load_metrics()
         return _run_cobb(cfg, run, ck, progress, on_epoch_end, restart=ck is None)
 
-# %% ../nbs/23_cobb_train.ipynb #73f79cec
+# %% ../nbs/23_cobb_train.ipynb #1b920ff9
 def load_landmark_model(path, device='cpu'):
     "(SpineNet in eval mode on `device`, `Checkpoint`) from a landmark run's checkpoint; a clear error for any other file."
     ck = read_checkpoint(path)

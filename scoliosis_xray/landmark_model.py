@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .core import to_input
 from .data import ImageCache, letterbox_geometry
 from .model import IMAGENET_MEAN, IMAGENET_STD, build_model
+from .landmarks import check_geometry
 
 # %% ../nbs/22_landmark_model.ipynb #4fcd2c6f
 N_VERT, N_CORNERS = 17, 4
@@ -169,17 +170,17 @@ def assess(points, scores=None, n_confident:int=None, image_hw=None)->dict:
     n, reasons = len(p), []
     if n_confident is not None and n_confident > N_VERT + 1: reasons.append(f'{n_confident} vertebra-like peaks (expected 17): not a single spine')
     if n < N_VERT: reasons.append(f'only {n} of 17 vertebrae found with confidence (spine cut off, hidden or not in the image)')
-    if n >= 3:
-        c = p.mean(1)
-        height = ((p[:, 2, 1] - p[:, 0, 1]) + (p[:, 3, 1] - p[:, 1, 1])) / 2
-        width = ((p[:, 1, 0] - p[:, 0, 0]) + (p[:, 3, 0] - p[:, 2, 0])) / 2
-        gaps = np.diff(c[:, 1])
-        if (height <= 0).any() or (width <= 0).any(): reasons.append('corners out of order (a vertebra upside down or mirrored)')
-        if (p[1:, :2, 1].mean(1) < p[:-1, 2:, 1].mean(1) - 0.5 * np.median(height)).any(): reasons.append('vertebrae overlap')
+    height = ((p[:, 2, 1] - p[:, 0, 1]) + (p[:, 3, 1] - p[:, 1, 1])) / 2
+    width = ((p[:, 1, 0] - p[:, 0, 0]) + (p[:, 3, 0] - p[:, 2, 0])) / 2
+    if (height <= 0).any() or (width <= 0).any(): reasons.append('corners out of order (a vertebra upside down or mirrored)')
+    if n == N_VERT: reasons += check_geometry(p.reshape(-1, 2))      # a whole spine: the calibrated shape checks of `landmarks`
+    elif n >= 3:                                                      # a partial one: say what is wrong with it
+        c, gaps = p.mean(1), np.diff(p.mean(1)[:, 1])
         med_h, med_g = np.median(np.abs(height)), np.median(gaps)
+        if (p[1:, :2, 1].mean(1) < p[:-1, 2:, 1].mean(1) - 0.5 * med_h).any(): reasons.append('vertebrae overlap')
         if med_g > 0 and (gaps > 1.8 * med_g).any(): reasons.append('uneven spacing (a vertebra missing between neighbours)')
         if med_h > 0 and ((np.abs(height) < 0.45 * med_h) | (np.abs(height) > 2.2 * med_h)).any(): reasons.append('implausible vertebra sizes')
-        if len(c) > 2 and med_g > 0 and (np.abs(np.diff(c[:, 0])) > 1.5 * med_g).any(): reasons.append('the spine jumps sideways between neighbours')
+        if med_g > 0 and (np.abs(np.diff(c[:, 0])) > 1.5 * med_g).any(): reasons.append('the spine jumps sideways between neighbours')
     if image_hw is not None and n:
         H, W = image_hw
         q = p.reshape(-1, 2)
