@@ -363,7 +363,9 @@ def _cobb_evaluate_run(a):
     if a.compare:
         c = measurement_vs_classifier(a.run, a.compare, device=a.device, n_boot=min(a.n_boot, 1000), seed=a.seed, progress=not a.quiet, out=r['out'], overwrite=a.overwrite)
         print(f"on {c['n']} test films of {a.compare} ({c['left_out_seen']} seen by the landmark run left out, {c['flagged']} flagged):")
-        for k, v in c['auc'].items(): print(f"  ROC-AUC {k:<12} {v['value']:.3f} ({v['ci'][0]:.3f} to {v['ci'][1]:.3f})")
+        if c['auc'] is None: print(f"  {c['note']}")
+        else:
+            for k, v in c['auc'].items(): print(f"  ROC-AUC {k:<12} {v['value']:.3f} ({v['ci'][0]:.3f} to {v['ci'][1]:.3f})")
     print(f"report: {Path(r['out']) / 'report.md'}")
 
 # %% ../nbs/40_cli.ipynb #824ffa2c

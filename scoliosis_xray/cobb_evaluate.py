@@ -277,8 +277,13 @@ def measurement_vs_classifier(cobb_run, cls_run, device='auto', n_boot:int=1000,
     rows = ok[~seen].reset_index(drop=True)
     lmodel, lck = load_landmark_model(cobb_run.best, dev)
     meas = _measure_rows(lmodel, lck, rows, dev, progress)
-    got = np.array([m['ok'] for m in meas])
+    got = np.array([m['ok'] for m in meas], dtype=bool)
     y = rows['y'].to_numpy()[got]
+    base = dict(n=int(got.sum()), left_out_seen=int(seen.sum()), flagged=int((~got).sum()), classifier_run=str(cls_run.path), landmark_run=str(cobb_run.path))
+    if got.sum() < 2 or y.min() == y.max():
+        res = dict(base, auc=None, note=f'only {int(got.sum())} film(s) measured, of {len(np.unique(y))} class(es): no ROC curve can be compared')
+        if out is not None: atomic_write(Path(out) / 'vs_classifier.json', json.loads(dumps_json(res)), overwrite=overwrite)
+        return dict(res, figure=None)
     p_cls = predict_frame(cmodel, rows[got], ccache, dev, progress=False, amp=cck.amp)
     angle = np.array([m['angles']['largest'] for m in meas if m['ok']])
     score = np.clip(angle / 90.0, 0, 1)
@@ -291,8 +296,7 @@ def measurement_vs_classifier(cobb_run, cls_run, device='auto', n_boot:int=1000,
     plot_roc(y, p_cls, ax=ax[0], title=f'Classifier (ROC-AUC {auc(rc)["value"]:.3f})')
     plot_roc(y, score, ax=ax[1], title=f'Largest Cobb angle (ROC-AUC {auc(rm)["value"]:.3f})')
     fig.tight_layout()
-    res = dict(auc=dict(classifier=auc(rc), measurement=auc(rm)), measurement_at_10deg=dict(sensitivity=at10['sensitivity'], specificity=at10['specificity']),
-               n=int(got.sum()), left_out_seen=int(seen.sum()), flagged=int((~got).sum()), classifier_run=str(cls_run.path), landmark_run=str(cobb_run.path))
+    res = dict(base, auc=dict(classifier=auc(rc), measurement=auc(rm)), measurement_at_10deg=dict(sensitivity=at10['sensitivity'], specificity=at10['specificity']))
     if out is not None:
         atomic_write(Path(out) / 'vs_classifier.json', json.loads(dumps_json(res)), overwrite=overwrite)
         atomic_write(Path(out) / 'vs_classifier.png', figure_png(fig), overwrite=overwrite)

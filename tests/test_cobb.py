@@ -127,3 +127,20 @@ def test_audit_reports_bad_annotations(data, tmp_path):
     assert any(names[1].split(',')[0].strip() in json.dumps(p) for p in rep.get('problems', rep.get('skipped', []))) or names[1] in r.stdout, r.stdout
     r = _sx('cobb', 'audit', d, '--json', lm)                    # never over the data
     assert r.returncode == 2 and 'Traceback' not in r.stderr
+
+def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
+    from scoliosis_xray.synth import make_dataset
+    make_dataset(tmp_path / 'data', n=40, seed=4, height=256, progress=False)
+    r = _sx('train', '--data', tmp_path / 'data', '--out', tmp_path / 'cls', '--epochs', '1', '--head-epochs', '0', '--image-size', '96x48',
+            '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--cache', tmp_path / 'cache', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = _sx('cobb', 'train', '--data', tmp_path / 'data', '--out', tmp_path / 'cobb', '--epochs', '1', '--image-size', '128x64',
+            '--batch-size', '4', '--weights', 'none', '--seed', '9', '--cache', tmp_path / 'cache', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = _sx('cobb', 'evaluate', '--run', tmp_path / 'cobb', '--compare', tmp_path / 'cls', '--n-boot', '50', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    c = json.loads((tmp_path / 'cobb' / 'eval-cobb-test' / 'vs_classifier.json').read_text())
+    sp = pd.read_csv(tmp_path / 'cls' / 'splits.csv')
+    assert c['n'] + c['left_out_seen'] + c['flagged'] == (sp.split == 'test').sum()
+    cobb_seen = set(pd.read_csv(tmp_path / 'cobb' / 'splits.csv').query("split in ['train', 'val']").sha256)
+    assert c['left_out_seen'] >= len(cobb_seen & set(sp[sp.split == 'test'].sha256))    # every test film the landmark run trained on is out
