@@ -8,9 +8,9 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/metrics.html.md"""
 __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'SUMMARY_METRICS', 'INTERVAL_METHODS',
            'THRESHOLD_FROM', 'COVERAGE_DESIGNS', 'binormal_predictions', 'binormal_auc', 'as_binary',
            'check_predictions', 'threshold_array', 'expected_calibration_error', 'point_metrics', 'binary_summary',
-           'roc_auc', 'select_threshold', 'choose_threshold', 'bootstrap_indices', 'bootstrap_metrics',
-           'severity_breakdown', 'exact_ci', 'effective_counts', 'delong_auc', 'newcombe_auc_ci', 'auc_interval',
-           'at_prevalence', 'metric_intervals', 'calibration_summary', 'json_number', 'percentile_ci',
+           'roc_auc', 'select_threshold', 'choose_threshold', 'bootstrap_weights', 'bootstrap_indices',
+           'bootstrap_metrics', 'severity_breakdown', 'exact_ci', 'effective_counts', 'delong_auc', 'newcombe_auc_ci',
+           'auc_interval', 'at_prevalence', 'metric_intervals', 'calibration_summary', 'json_number', 'percentile_ci',
            'evaluate_predictions', 'binormal_truth', 'interval_coverage', 'roc_points', 'pr_points',
            'average_precision', 'reliability_points', 'reliability_bins', 'confusion_counts']
 
@@ -163,22 +163,46 @@ def choose_threshold(y, p, method:str='youden')->float:
     return select_threshold(y, p, kind, target)['threshold']
 
 # %% ../nbs/02_metrics.ipynb #187da83c
-def _auc_rows(S, n_pos):
-    "ROC-AUC of each row of S, whose first `n_pos` columns are positives (Mann-Whitney U from average ranks)."
-    r = stats.rankdata(S, axis=1)
-    n_neg = S.shape[1] - n_pos
-    return (r[:, :n_pos].sum(1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+def bootstrap_weights(y_true, n_boot:int=2000, seed:int=0, groups=None, chunk:int=None):
+    """Yield blocks of stratified bootstrap weights (rows: resamples; columns: how often each case is drawn). Without
+    `groups`, the positives are drawn from the positives and the negatives from the negatives (the resamples of
+    `bootstrap_indices`); with `groups` (patients, duplicate groups), whole clusters are drawn, stratified by the
+    classes they hold (positive, negative, mixed). The blocks depend only on the inputs and `seed`, not on memory."""
+    y = as_binary(y_true)
+    n = len(y)
+    if groups is None: units, per = np.arange(n), [np.flatnonzero(y == 1), np.flatnonzero(y == 0)]
+    else:
+        _, units = np.unique(np.asarray(groups), return_inverse=True)
+        share = np.bincount(units, weights=y) / np.bincount(units)                  # share of positives per cluster
+        per = [np.flatnonzero(share == 1), np.flatnonzero(share == 0), np.flatnonzero((share > 0) & (share < 1))]
+    U = int(units.max()) + 1
+    rng = np.random.default_rng(seed)
+    chunk = chunk or max(1, min(n_boot, 4_000_000 // max(1, n)))
+    for start in range(0, n_boot, chunk):
+        b = min(chunk, n_boot - start)
+        Wu = np.zeros((b, U))
+        for idx in per:
+            if len(idx): np.add.at(Wu, (np.arange(b)[:, None], idx[rng.integers(0, len(idx), (b, len(idx)))]), 1)
+        yield Wu[:, units]
 
-def _ap_rows(S, Y):
-    "Average precision of each row (scikit-learn's definition: tied scores form one threshold)."
-    o = np.argsort(-S, axis=1, kind='stable')
-    s, y = np.take_along_axis(S, o, 1), np.take_along_axis(Y, o, 1)
-    n = S.shape[1]
-    prec = np.cumsum(y, 1) / np.arange(1, n + 1)
-    end = np.ones(s.shape, bool)
-    end[:, :-1] = s[:, :-1] != s[:, 1:]
-    last = np.minimum.accumulate(np.where(end, np.arange(n), n)[:, ::-1], 1)[:, ::-1]   # last index of each tie group
-    return (y * np.take_along_axis(prec, last, 1)).sum(1) / y.sum(1)
+def _tie_groups(p):
+    "Order of `p` by decreasing score and the start of each group of tied scores in that order."
+    o = np.argsort(-p, kind='stable')
+    s = p[o]
+    return o, np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+
+def _weighted_auc_ap(W, y, p):
+    "ROC-AUC and average precision (scikit-learn's definitions, ties grouped) of each row of case weights `W`."
+    o, starts = _tie_groups(p)
+    Wp, Wn = W[:, o] * y[o], W[:, o] * (1 - y[o])
+    gp, gn = np.add.reduceat(Wp, starts, axis=1), np.add.reduceat(Wn, starts, axis=1)   # weight per tie group
+    P, N = gp.sum(1), gn.sum(1)
+    neg_below = N[:, None] - np.cumsum(gn, 1)                                          # negatives scored lower
+    with np.errstate(all='ignore'):
+        auc = (gp * (neg_below + 0.5 * gn)).sum(1) / (P * N)
+        ctp, cfp = np.cumsum(gp, 1), np.cumsum(gn, 1)
+        ap = (gp * np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0)).sum(1) / P
+    return auc, ap
 
 def _rates(tp, fp, fn, tn):
     "Threshold metrics from confusion counts (arrays), nan where a denominator is zero."
@@ -200,27 +224,25 @@ def bootstrap_indices(y_true, n_boot:int=2000, seed:int=0, chunk:int=None):
         b = min(chunk, n_boot - start)
         yield np.concatenate([pos[rng.integers(0, len(pos), (b, len(pos)))], neg[rng.integers(0, len(neg), (b, len(neg)))]], 1)
 
-def bootstrap_metrics(y_true, prob, thresholds=(0.5,), n_boot:int=2000, seed:int=0, positive=CLASSES[1], n_bins:int=10)->dict:
+def bootstrap_metrics(y_true, prob, thresholds=(0.5,), n_boot:int=2000, seed:int=0, positive=CLASSES[1], n_bins:int=10, groups=None)->dict:
     """Resampled values of every metric: {'threshold_free': {metric: array(n_boot)}, 'at': [{metric: array(n_boot)}
-    per threshold]}. Each threshold is a number or one per prediction."""
+    per threshold]}. Each threshold is a number or one per prediction. With `groups`, a cluster bootstrap
+    (`bootstrap_weights`)."""
     y, p = check_predictions(y_true, prob, positive)
-    n, n_pos = len(y), int(y.sum())
+    n, yf = len(y), y.astype(np.float64)
     preds = [p >= threshold_array(t, n) for t in thresholds]
-    bins = _ece_bins(p, n_bins)
+    onehot = np.eye(n_bins)[_ece_bins(p, n_bins)] * (yf - p)[:, None]          # each case's y - p in its bin's column
     free = {k: [] for k in THRESHOLD_FREE}
     at = [{k: [] for k in _rates(*[np.zeros(1)] * 4)} for _ in thresholds]
-    for idx in bootstrap_indices(y, n_boot, seed):
-        S, Y = p[idx], y[idx]
-        free['roc_auc'].append(_auc_rows(S, n_pos))
-        free['pr_auc'].append(_ap_rows(S, Y))
-        free['brier'].append(((S - Y) ** 2).mean(1))
-        flat = bins[idx] + n_bins * np.arange(len(idx))[:, None]
-        free['ece'].append(np.abs(np.bincount(flat.ravel(), weights=(Y - S).ravel(), minlength=n_bins * len(idx))
-                                  .reshape(len(idx), n_bins)).sum(1) / n)
+    for W in bootstrap_weights(y, n_boot, seed, groups):
+        tot, P = W.sum(1), W @ yf
+        auc, ap = _weighted_auc_ap(W, yf, p)
+        free['roc_auc'].append(auc); free['pr_auc'].append(ap)
+        free['brier'].append(W @ (p - yf) ** 2 / tot)
+        free['ece'].append(np.abs(W @ onehot).sum(1) / tot)
         for a, pr in zip(at, preds):
-            P = pr[idx]
-            tp, fp = P[:, :n_pos].sum(1).astype(float), P[:, n_pos:].sum(1).astype(float)
-            for k, v in _rates(tp, fp, n_pos - tp, (n - n_pos) - fp).items(): a[k].append(v)
+            tp, fp = W @ (pr * yf), W @ (pr * (1 - yf))
+            for k, v in _rates(tp, fp, P - tp, (tot - P) - fp).items(): a[k].append(v)
     cat = lambda d: {k: np.concatenate(v) for k, v in d.items()}
     return dict(threshold_free=cat(free), at=[cat(a) for a in at])
 
@@ -246,7 +268,7 @@ def severity_breakdown(y_true, prob, cobb, threshold=0.5, positive=CLASSES[1], l
                          mean_prob=float(p[m].mean()) if n else np.nan))
     return pd.DataFrame(rows)
 
-# %% ../nbs/02_metrics.ipynb #94676830
+# %% ../nbs/02_metrics.ipynb #c931a7ab
 def exact_ci(k, n, level:float=0.95):
     """Clopper-Pearson ('exact') interval `[low, high]` for `k` successes in `n` trials. `k` and `n` may be effective,
     non-integer counts (clustered data, `effective_counts`). None when `n` is 0: the proportion is undefined."""
@@ -274,7 +296,7 @@ def effective_counts(x, groups=None):
         n_eff = float(np.clip(p * (1 - p) / var, I, n)) if var > 0 else float(n)
     return p * n_eff, n_eff
 
-# %% ../nbs/02_metrics.ipynb #f9c113d2
+# %% ../nbs/02_metrics.ipynb #faa44470
 def _placements(y, p):
     "Each positive's share of negatives scored below it and each negative's share of positives scored above it (ties half)."
     pos, neg = np.sort(p[y == 1]), np.sort(p[y == 0])
@@ -322,7 +344,7 @@ def auc_interval(y_true, prob, level:float=0.95, groups=None, positive=CLASSES[1
         lo, hi = min(lo, 1 / (1 + math.exp(-(L - z * se)))), max(hi, 1 / (1 + math.exp(-(L + z * se))))
     return [float(lo), float(hi)]
 
-# %% ../nbs/02_metrics.ipynb #86add44a
+# %% ../nbs/02_metrics.ipynb #8d28417f
 INTERVAL_METHODS = {
     'accuracy': 'exact (Clopper-Pearson)', 'sensitivity': 'exact (Clopper-Pearson)', 'specificity': 'exact (Clopper-Pearson)',
     'ppv': 'exact, given the number called scoliosis', 'npv': 'exact, given the number called normal',
@@ -371,7 +393,7 @@ def metric_intervals(y_true, prob, threshold=0.5, level:float=0.95, groups=None,
         for k in ('ppv', 'npv'): out[k + '_at'] = _box(lambda a, b: at_prevalence(a, b, prevalence)[k], s2, sp2)
     return out
 
-# %% ../nbs/02_metrics.ipynb #02b76f11
+# %% ../nbs/02_metrics.ipynb #f067871b
 def _logit(p): p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6); return np.log(p / (1 - p))
 
 def _logistic_fit(X, y, offset, iters:int=50):
@@ -491,7 +513,7 @@ def evaluate_predictions(y_true, prob, threshold=None, cobb=None, n_boot:int=200
         out['operating_points'][name] = op
     return out
 
-# %% ../nbs/02_metrics.ipynb #fc372090
+# %% ../nbs/02_metrics.ipynb #608e2e56
 def binormal_truth(n_pos:int, n_neg:int, d:float, score_threshold:float)->dict:
     """The population value, at a test set's class counts, of every metric with an interval (but ECE) for the binormal
     model of `binormal_predictions` at the probability threshold sigmoid(`score_threshold`)."""
@@ -531,7 +553,7 @@ def interval_coverage(n_pos:int, n_neg:int, d:float=2.5, score_threshold:float=1
     return pd.DataFrame([dict(design=f'{n_pos}/{n_neg}', method=m, metric=k, true=truth[k], coverage=h[0] / h[1] if h[1] else np.nan,
                               defined=h[1], mean_width=h[2] / h[1] if h[1] else np.nan) for (m, k), h in hit.items()])
 
-# %% ../nbs/02_metrics.ipynb #b339dd4b
+# %% ../nbs/02_metrics.ipynb #20b1fbd4
 COVERAGE_DESIGNS = {'38/14': (38, 14, 2.5, 1.0), '38/14, n/n': (38, 14, 4.5, 2.0), '38/14, 0/n': (38, 14, 1.5, 3.5),
                     '20/5': (20, 5, 2.0, 1.0), '100/10': (100, 10, 2.5, 1.0), '100/10, 0/n': (100, 10, 3.0, -1.5)}
 # name: (scoliosis, normal, separation d, score threshold); n/n: specificity 0.98, 14 of 14 in most draws;
