@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 
 from .core import CLASSES, atomic_write, write_csv, tb_writer
 from .run import Run, RunError, locked, check_output_folder, foreign_entries, Checkpoint
-from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, as_binary, evaluate_predictions, json_number
+from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, FIXED_BY_DESIGN, as_binary, evaluate_predictions, json_number
+from .metrics import bootstrap_metrics, percentile_ci
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
 from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
@@ -38,36 +39,59 @@ def _fmt(v, digits=3):
     return f'{v:.{digits}f}'
 
 def format_ci(m:dict, digits:int=3)->str:
-    "One metric entry of `evaluate_predictions` as 'value (low-high)'."
+    """One metric entry of `evaluate_predictions` as 'value (low-high)'; 'undefined' where the metric is (PPV with no
+    image called scoliosis), and the number of undefined bootstrap resamples where there were any."""
+    if m.get('value') is None and 'ci' in m: return 'undefined'
     s = _fmt(m['value'], digits)
-    return s + (f" ({_fmt(m['ci'][0], digits)}-{_fmt(m['ci'][1], digits)})" if m.get('ci') else '')
+    s += f" ({_fmt(m['ci'][0], digits)}-{_fmt(m['ci'][1], digits)})" if m.get('ci') else ''
+    return s + (f" [{m['undefined_resamples']} resamples undefined]" if m.get('undefined_resamples') else '')
 
 def metrics_table(metrics:dict, digits:int=3)->pd.DataFrame:
-    "The metrics of `evaluate_predictions` as a table: a row per metric, a column per operating point ('value (95% CI)')."
+    """The metrics of `evaluate_predictions` as a table: a row per metric, a column per operating point ('value (95% CI)'),
+    and the method of the interval."""
     cols = {}
     for name, op in metrics['operating_points'].items():
         t = op['threshold']
         head = f"threshold {t:.3g}" if isinstance(t, float) else 'per-fold thresholds'
         cols[f'{head} ({name})'] = [format_ci(op['metrics'][k], digits) for k in METRICS]
+    first = next(iter(metrics['operating_points'].values()))['metrics']
+    cols['interval'] = [first[k].get('method', metrics['ci']['method']) if first[k].get('ci') or k == 'ece' else '' for k in METRICS]
     lab = [METRIC_LABELS[k] + (' †' if k in THRESHOLD_FREE else '') for k in METRICS]
     return pd.DataFrame(cols, index=pd.Index(lab, name=f"metric ({int(metrics['ci']['level'] * 100)}% CI)"))
 
 # %% ../nbs/16_evaluate.ipynb #9bfbd566
+def _fold_mean(per, folds_xy, n_boot, seed, level):
+    """The mean over folds of each metric at the folds' chosen thresholds, with a percentile interval from stratified
+    bootstraps within each fold (clustered where a fold gives `groups`), averaged resample by resample."""
+    boots = [bootstrap_metrics(y, p, (t,), n_boot=n_boot, seed=seed + i, groups=g) for i, (y, p, t, g) in enumerate(folds_xy)]
+    out = {}
+    for k in METRICS:
+        if k in FIXED_BY_DESIGN: continue
+        vals = [r['operating_points']['chosen']['metrics'][k]['value'] for r in per]
+        arr = np.stack([b['threshold_free'][k] if k in THRESHOLD_FREE else b['at'][0][k] for b in boots])
+        ci, und = percentile_ci(arr.mean(0), level)                  # a resample is undefined if any fold's is
+        out[k] = dict(value=json_number(np.mean(vals)) if None not in vals else None, ci=ci, undefined_resamples=und,
+                      method='mean of per-fold values; stratified bootstrap within each fold')
+    return out
+
 def summarize_cv(folds:list, n_boot:int=2000, seed:int=0, level:float=0.95, positive=CLASSES[1])->dict:
     """Cross-validation summary from per-fold out-of-fold predictions: a list of dicts with `y_true`, `prob`, and
-    optionally `threshold` (default 0.5) and `cobb`. Returns per-fold results, the spread of each metric across folds
-    (mean, sd, min, max) and pooled metrics with bootstrap CIs (see above). JSON-ready."""
+    optionally `threshold` (default 0.5), `cobb` and `groups`. Returns per-fold results, the spread of each metric
+    across folds, the mean over folds with its interval (`fold_mean`, the headline) and the pooled metrics (models
+    mixed; see above). JSON-ready."""
     if len(folds) < 2: raise ValueError(f'cross-validation needs at least 2 folds, got {len(folds)}')
-    per, ys, ps, ts, cs = [], [], [], [], []
+    per, ys, ps, ts, cs, xy = [], [], [], [], [], []
     for i, f in enumerate(folds):
         missing = {'y_true', 'prob'} - set(f)
         if missing: raise ValueError(f'fold {i} lacks {sorted(missing)}')
         t = f.get('threshold', 0.5)
         r = evaluate_predictions(f['y_true'], f['prob'], threshold=t, cobb=f.get('cobb'), n_boot=n_boot, seed=seed + i,
-                                 level=level, threshold_source=f.get('threshold_source', f'fold {i} validation'), positive=positive)
+                                 level=level, threshold_source=f.get('threshold_source', f'fold {i} validation'), positive=positive,
+                                 groups=f.get('groups'), threshold_from='validation')
         per.append(dict(fold=i, **r))
         y = as_binary(f['y_true'], positive); ys.append(y); ps.append(np.asarray(f['prob'], float)); ts.append(np.full(len(y), float(t)))
         cs.append(np.asarray(f['cobb'], float) if f.get('cobb') is not None else np.full(len(y), np.nan))
+        xy.append((y, ps[-1], float(t), f.get('groups')))
     spread = {}
     for k in METRICS:
         if k == 'n': continue
@@ -78,31 +102,36 @@ def summarize_cv(folds:list, n_boot:int=2000, seed:int=0, level:float=0.95, posi
     has_cobb = any(f.get('cobb') is not None for f in folds)
     pooled = evaluate_predictions(np.concatenate(ys), np.concatenate(ps), threshold=np.concatenate(ts),
                                   cobb=np.concatenate(cs) if has_cobb else None, n_boot=n_boot, seed=seed, level=level,
-                                  threshold_source="each fold's own", positive=positive)
-    return dict(n_folds=len(folds), folds=per, spread=spread, pooled=pooled)
+                                  threshold_source="each fold's own", positive=positive, threshold_from='validation')
+    return dict(n_folds=len(folds), folds=per, spread=spread, fold_mean=_fold_mean(per, xy, n_boot, seed, level), pooled=pooled)
 
 # %% ../nbs/16_evaluate.ipynb #6dd78d94
 def cv_table(summary:dict, digits:int=3)->pd.DataFrame:
-    "The cross-validation summary as a table: per metric, the pooled value with its CI and the spread across folds."
+    """The cross-validation summary as a table: per metric, the mean over folds with its CI (the headline), the spread
+    across folds, and the pooled value (all folds' scores together: several models' scales mixed)."""
     pooled = summary['pooled']['operating_points']['chosen']['metrics']
+    fm = summary.get('fold_mean') or {}
     rows = []
     for k, s in summary['spread'].items():
-        rows.append({'metric': METRIC_LABELS[k], 'pooled (95% CI)': format_ci(pooled[k], digits),
-                     'fold mean': _fmt(s['mean'], digits), 'fold sd': _fmt(s['sd'], digits),
-                     'fold min': _fmt(s['min'], digits), 'fold max': _fmt(s['max'], digits)})
+        if k == 'prevalence': continue
+        rows.append({'metric': METRIC_LABELS[k], 'mean of folds (95% CI)': format_ci(fm[k], digits) if k in fm else _fmt(s['mean'], digits),
+                     'fold sd': _fmt(s['sd'], digits), 'fold min': _fmt(s['min'], digits), 'fold max': _fmt(s['max'], digits),
+                     'pooled, models mixed (95% CI)': format_ci(pooled[k], digits)})
     return pd.DataFrame(rows).set_index('metric')
 
 def plot_cv(summary:dict, metrics=('roc_auc', 'sensitivity', 'specificity', 'balanced_accuracy', 'ppv', 'npv'), ax=None,
-            title='Cross-validation: folds and pooled 95% CI')->Figure:
-    "Each fold's value (dots) and the pooled estimate with its bootstrap CI (bar), per metric."
+            title='Cross-validation: folds and their mean (95% CI)')->Figure:
+    "Each fold's value (dots), the mean over folds with its CI (bar) and, for reference, the pooled value (models mixed)."
     fig, ax = figure_axes(ax, (6.0, 0.45 * len(metrics) + 1.2))
     pooled = summary['pooled']['operating_points']['chosen']['metrics']
+    fm = summary.get('fold_mean') or {}
     for j, k in enumerate(metrics):
         v = [x for x in summary['spread'][k]['values'] if x is not None]
         ax.plot(v, np.full(len(v), j) + np.linspace(-0.12, 0.12, len(v)), 'o', color='tab:blue', ms=4, alpha=0.8, label='fold' if j == 0 else None)
-        m = pooled[k]
-        if m['ci']: ax.plot(m['ci'], [j, j], '-', color='k', lw=2, label='pooled 95% CI' if j == 0 else None)
-        if m['value'] is not None: ax.plot(m['value'], j, '|', color='tab:red', ms=14, mew=2, label='pooled' if j == 0 else None)
+        m = fm.get(k)
+        if m and m['ci']: ax.plot(m['ci'], [j, j], '-', color='k', lw=2, label='mean of folds, 95% CI' if j == 0 else None)
+        if m and m['value'] is not None: ax.plot(m['value'], j, '|', color='tab:red', ms=14, mew=2, label='mean of folds' if j == 0 else None)
+        if pooled[k]['value'] is not None: ax.plot(pooled[k]['value'], j + 0.3, 'x', color='0.4', ms=5, label='pooled (models mixed)' if j == 0 else None)
     ax.set_yticks(range(len(metrics)), [METRIC_LABELS[k] for k in metrics])
     ax.invert_yaxis()
     ax.set(xlim=(0, 1.02), xlabel='value', title=title)
@@ -115,24 +144,53 @@ def plot_cv(summary:dict, metrics=('roc_auc', 'sensitivity', 'specificity', 'bal
 def _pct(v): return f'{100 * v:.0f}%'
 
 # %% ../nbs/16_evaluate.ipynb #15de23e1
+def _calibration_sentence(m, train):
+    "The calibration limitation: miscalibration shown by the tests (and what pos_weight does), or too few images to tell."
+    cal = m.get('calibration')
+    if not cal:                                                        # older metrics.json: the ECE alone
+        ece = m['operating_points'].get('chosen', m['operating_points']['default'])['metrics']['ece']['value']
+        return (f'The expected calibration error is {ece:.2f}; read the probabilities as scores, not as risks.' if ece is not None and ece > 0.1 else None)
+    a, b = cal.get('intercept'), cal.get('slope')
+    off = (cal['p_observed_vs_expected'] < 0.05 or (a is not None and not a['ci'][0] <= 0 <= a['ci'][1])
+           or (b is not None and not b['ci'][0] <= 1 <= b['ci'][1]))
+    w = train.get('pos_weight')
+    pw = (f" Training weighted the scoliosis images by pos_weight = {w:.3f}, which multiplies the predicted odds of scoliosis by {w:.3f}"
+          f"{' (probabilities too low)' if w < 1 else ' (probabilities too high)'}; a recalibration fitted on validation data would undo it."
+          if isinstance(w, (int, float)) and abs(w - 1) > 0.05 else '')
+    if off:
+        s = (f"The predicted probabilities are miscalibrated: {cal['observed']} images with scoliosis against {cal['expected']:.1f} expected "
+             f"(p = {cal['p_observed_vs_expected']:.3f})")
+        if a is not None and b is not None:
+            s += f", calibration intercept {a['value']:.2f} ({a['ci'][0]:.2f} to {a['ci'][1]:.2f}), slope {b['value']:.2f} ({b['ci'][0]:.2f} to {b['ci'][1]:.2f})"
+        return s + '; read them as scores, not as risks.' + pw
+    if cal['ece'] > 0.1 or pw:
+        return (f"These images cannot show whether the probabilities are calibrated: the expected calibration error is {cal['ece']:.2f}, "
+                f"where a perfectly calibrated model would give about {cal['ece_if_calibrated']:.2f} on {m['n']} images (p = {cal['p_ece']:.2f}), and "
+                f"{cal['observed']} images with scoliosis were observed against {cal['expected']:.1f} expected." + pw)
+    return None
+
 def limitations(facts:dict)->list:
     "Plain-language limitations of an evaluation, one sentence (or two) each, generated from `facts` (see `write_report`)."
     m = facts['metrics']; data = facts.get('data') or {}; train = facts.get('training') or {}
     ops = m['operating_points']; op = ops.get('chosen', ops['default']); mm = op['metrics']
     out = []
     n, npos, nneg = m['n'], m['n_positive'], m['n_negative']
-    auc, sens, spec = mm['roc_auc'], mm['sensitivity'], mm['specificity']
     wide = [(name, mm[k]) for k, name in (('sensitivity', 'sensitivity'), ('specificity', 'specificity'), ('roc_auc', 'ROC-AUC'))
             if mm[k]['ci'] and mm[k]['ci'][1] - mm[k]['ci'][0] > 0.1]
     if min(npos, nneg) < 100 or wide:
         s = f'The test set is small ({n} images: {npos} with scoliosis, {nneg} without), so the numbers are uncertain'
         if wide:
-            s += ': ' + '; '.join(f'{name} could be anywhere from {v["ci"][0]:.2f} to {v["ci"][1]:.2f}' for name, v in wide)
-        out.append(s + '. Differences smaller than these intervals between models or settings are not evidence of a difference.')
+            s += ('; the 95% confidence intervals, the ranges of true values consistent with these images, are wide: '
+                  + '; '.join(f'{name} {v["ci"][0]:.2f} to {v["ci"][1]:.2f}' for name, v in wide))
+        out.append(s + '. To compare two models or settings on these same images use `scoliosis-xray compare`, '
+                   'a paired test that can detect differences smaller than these intervals.')
     sc = data.get('shortcut_check')
     if isinstance(sc, dict) and sc.get('flagged'):
         out.append('The data audit flagged a possible shortcut: ' + str(sc.get('summary', 'a feature other than the spine separates the classes'))
                    .rstrip('.') + '. The model may have learned it instead of the curvature, and would then fail where it is absent.')
+    elif isinstance(sc, dict) and sc.get('above_chance'):
+        out.append('The data audit found that image metadata predicts the label better than chance: ' + str(sc.get('summary', '')).rstrip('.')
+                   + '. Part of the model\'s performance may come from it rather than from the spine.')
     elif sc is None:
         out.append('No shortcut check of the data was recorded, so it is unknown whether something other than the spine (labels, rulers, image size) separates the classes.')
     if data.get('synthetic'):
@@ -148,24 +206,31 @@ def limitations(facts:dict)->list:
     mild = op.get('mild_missed')
     if mild is not None:
         if mild['of'] == 0: out.append('The test set holds no mild curve (10-25°), the hardest and clinically most important case, so nothing is known about them.')
-        elif mild['of'] < 20:
-            out.append(f"Only {mild['of']} mild curves (10-25°) are in the test set and {mild['missed']} of them were missed; "
+        elif mild['of'] < 20 or (mild['ci'] and mild['ci'][1] - mild['ci'][0] > 0.2):
+            out.append(f"{'Only ' if mild['of'] < 20 else ''}{mild['of']} mild curves (10-25°) are in the test set and {mild['missed']} of them were missed; "
                        f"the miss rate for mild curves is poorly determined (95% CI {_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}).")
         elif mild['rate'] is not None and mild['rate'] > 0.2:
-            out.append(f"{mild['missed']} of {mild['of']} mild curves (10-25°) were missed ({_pct(mild['rate'])}); "
-                       'aggregate sensitivity hides that mild curves are where the model fails.')
+            out.append(f"{mild['missed']} of {mild['of']} mild curves (10-25°) were missed ({_pct(mild['rate'])}, 95% CI "
+                       f"{_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}); aggregate sensitivity hides that mild curves are where the model fails.")
     else:
         out.append('No Cobb angles were available, so it is unknown how the misses are distributed over mild, moderate and severe curves.')
-    src = str(op.get('threshold_source') or '').lower()
+    tfrom = op.get('threshold_from', 'unknown') if 'chosen' in ops else None
     if 'chosen' not in ops:
         out.append('Only the default threshold 0.5 was evaluated; no threshold was chosen on validation data.')
-    elif 'test' in src or not src:
+    elif tfrom == 'test':
+        out.append('The threshold was tuned on this test set, so sensitivity and specificity are optimistic.')
+    elif tfrom != 'validation':
         out.append('The threshold was not documented as chosen on validation data; if it was tuned on this test set, sensitivity and specificity are optimistic.')
-    out.append(f"PPV and NPV depend on prevalence: this test set has {_pct(m['n_positive'] / n)} scoliosis, "
-               'and in a screening population with fewer cases the PPV would be lower.')
-    ece = mm['ece']['value']
-    if ece is not None and ece > 0.1:
-        out.append(f'The predicted probabilities are poorly calibrated (expected calibration error {ece:.2f}); read them as scores, not as risks.')
+    ap = op.get('at_prevalence')
+    s = f"PPV and NPV depend on prevalence: this test set has {_pct(m['n_positive'] / n)} scoliosis"
+    if ap and ap['ppv']['value'] is not None:
+        ci = lambda e: f" (95% CI {e['ci'][0]:.2f}-{e['ci'][1]:.2f})" if e.get('ci') else ''
+        s += (f"; at a prevalence of {100 * ap['prevalence']:.3g}% the PPV would be {ap['ppv']['value']:.2f}{ci(ap['ppv'])} "
+              f"and the NPV {ap['npv']['value']:.3f}{ci(ap['npv'])}.")
+    else: s += ', and in a screening population with fewer cases the PPV would be lower (`--prevalence` gives it at yours).'
+    out.append(s)
+    cal = _calibration_sentence(m, train)
+    if cal: out.append(cal)
     if not facts.get('cv'):
         out.append('The numbers come from one train/validation/test split; cross-validation would show how much they vary between splits.')
     if not facts.get('external'):
@@ -210,17 +275,38 @@ def _md_table(df):
 
 def _kv(d): return pd.DataFrame({'value': [_show(v) for v in d.values()]}, index=pd.Index([str(k) for k in d], name='')) if d else None
 
+# %% ../nbs/16_evaluate.ipynb #56cf6ac2
+def _calibration_table(cal):
+    "The calibration facts as a small table."
+    ci = lambda e: '-' if e is None else f"{e['value']:.2f} ({e['ci'][0]:.2f} to {e['ci'][1]:.2f})"
+    rows = {'images with scoliosis: observed / expected': f"{cal['observed']} / {cal['expected']:.1f} (p = {cal['p_observed_vs_expected']:.3f})",
+            'calibration intercept (0 if calibrated)': ci(cal['intercept']), 'calibration slope (1 if calibrated)': ci(cal['slope']),
+            'expected calibration error': f"{cal['ece']:.3f}; a calibrated model gives about {cal['ece_if_calibrated']:.3f} here (p = {cal['p_ece']:.3f})"}
+    return pd.DataFrame({'value': list(rows.values())}, index=pd.Index(list(rows), name=''))
+
+def _summary_line(facts):
+    "The report's first paragraph: the headline numbers, what the intervals are, and the threshold rule's target."
+    m = facts['metrics']; ops = m['operating_points']; op = ops.get('chosen', ops['default']); mm = op['metrics']
+    t = op['threshold'] if isinstance(op['threshold'], list) else round(op['threshold'], 3)
+    head = (f"ROC-AUC {format_ci(mm['roc_auc'])}; at threshold {t}: sensitivity {format_ci(mm['sensitivity'])}, "
+            f"specificity {format_ci(mm['specificity'])} ({int(m['ci']['level'] * 100)}% CI, {m['ci']['method']}).")
+    rule = str((facts.get('training') or {}).get('threshold_rule') or '')
+    if rule.startswith('sensitivity:'):
+        head += f" The threshold was set on validation to reach a sensitivity of {float(rule.split(':')[1]):g}; on these images it is {format_ci(mm['sensitivity'])}."
+    if op.get('mild_missed') and op['mild_missed']['of']:
+        head += f" Mild curves (10-25°) missed: {op['mild_missed']['missed']} of {op['mild_missed']['of']}."
+    cv = facts.get('cv')
+    if cv and (cv.get('fold_mean') or {}).get('roc_auc'):
+        fm = cv['fold_mean']['roc_auc']
+        head = (f"Mean ROC-AUC of the {cv['n_folds']} fold models {format_ci(fm)} ({cv['fold_mean']['roc_auc']['method']}). "
+                f"Pooled over folds (the models' scores mixed): " + head)
+    return head
+
 # %% ../nbs/16_evaluate.ipynb #97913720
 def _sections(facts):
     "The report's content as (heading, kind, payload) triples, shared by the HTML and Markdown writers."
     m = facts['metrics']; ops = m['operating_points']; op = ops.get('chosen', ops['default'])
-    mm = op['metrics']
-    head = (f"ROC-AUC {format_ci(mm['roc_auc'])}; at threshold {op['threshold'] if isinstance(op['threshold'], list) else round(op['threshold'], 3)}: "
-            f"sensitivity {format_ci(mm['sensitivity'])}, specificity {format_ci(mm['specificity'])} "
-            f"({int(m['ci']['level'] * 100)}% CI, {m['ci']['method']}, {m['ci']['n_boot']} resamples, seed {m['ci']['seed']}).")
-    if op.get('mild_missed') and op['mild_missed']['of']:
-        head += f" Mild curves (10-25°) missed: {op['mild_missed']['missed']} of {op['mild_missed']['of']}."
-    secs = [('Summary', 'text', head), ('Limitations', 'limits', ' '.join(limitations(facts)))]
+    secs = [('Summary', 'text', _summary_line(facts)), ('Limitations', 'limits', ' '.join(limitations(facts)))]
     if facts.get('data'):
         d = dict(facts['data']); sc = d.pop('shortcut_check', None)
         secs.append(('Data', 'table', _kv(d)))
@@ -230,7 +316,16 @@ def _sections(facts):
     if facts.get('gradcam'): secs.append(('Where the model looks (Grad-CAM, last stage)', 'table', _kv(facts['gradcam'])))
     secs.append(('Metrics', 'table', metrics_table(m)))
     secs.append(('', 'text', f"† does not depend on the threshold. Threshold source: {op.get('threshold_source') or 'not recorded'}. "
-                             f"Undefined resamples (e.g. PPV with no predicted positive) are left out of an interval."))
+                             "A 95% confidence interval is the range of true values consistent with these images: a study like this "
+                             "one gives an interval that contains the true value 95% of the time. 'undefined': the metric has no value at "
+                             "that threshold (PPV when no image is called scoliosis)."))
+    ap = op.get('at_prevalence')
+    if ap:
+        secs.append((f"PPV and NPV at a prevalence of {100 * ap['prevalence']:.3g}%", 'table',
+                     pd.DataFrame({f"at {100 * ap['prevalence']:.3g}% (95% CI)": [format_ci(ap[k]) for k in ('ppv', 'npv')],
+                                   f"this test set ({_pct(m['n_positive'] / m['n'])})": [format_ci(op['metrics'][k]) for k in ('ppv', 'npv')]},
+                                  index=pd.Index(['PPV (precision)', 'NPV'], name=''))))
+    if m.get('calibration'): secs.append(('Calibration', 'table', _calibration_table(m['calibration'])))
     conf = pd.DataFrame({name: [o['confusion'][k] for k in ('tp', 'fn', 'fp', 'tn')] for name, o in ops.items()},
                         index=pd.Index(['true positives', 'false negatives (missed)', 'false positives', 'true negatives'], name='confusion'))
     secs.append(('Confusion matrix', 'table', conf))
@@ -427,20 +522,29 @@ def _audit(run, out, src, external, progress):
     return audit_rep
 
 def _training_facts(run, ck, thr)->dict:
-    "What the report says about the training: backbone, weights, input, epochs, best epoch, threshold and its rule, seed, commit."
+    """What the report says about the training: backbone, weights, input, epochs, best epoch (its validation AUC marked
+    as optimistic), threshold and its rule, pos_weight, seed, commit."""
     best = run.load_metrics() if run.metrics_file.is_file() else {}
+    data = run.recorded('data', {}) or {}
+    n_val = sum((data.get('counts') or {}).get('val', {}).values()) or None
+    epochs = len(best.get('history', []))
+    bv = (best.get('best') or {}).get('roc_auc')
     return dict(backbone=ck.backbone, weights_requested=ck.weights.get('requested'), weights_used=ck.weights.get('used'),
-                image_size='x'.join(map(str, ck.preprocess.size)), epochs_run=len(best.get('history', [])),
-                best_epoch=ck.epoch, best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
-                threshold=round(thr, 4), threshold_rule=ck.threshold_method, seed=run.settings().seed,
+                image_size='x'.join(map(str, ck.preprocess.size)), epochs_run=epochs,
+                best_epoch=ck.epoch, best_val_roc_auc=bv,
+                best_val_roc_auc_note=(f'the best of {epochs} epochs on {n_val or "the"} validation images: optimistic, the test numbers are the estimate'
+                                       if bv is not None else None),
+                threshold=round(thr, 4), threshold_rule=ck.threshold_method, pos_weight=data.get('pos_weight'), seed=run.settings().seed,
                 git_commit=run.recorded('environment', {}).get('git_commit'))
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
 def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
-                 progress:bool=True, tensorboard:bool=True)->dict:
+                 progress:bool=True, tensorboard:bool=True, prevalence:float=None)->dict:
     """Evaluate the best checkpoint of training run `run` on `split` of its own data, or on all of `data` (external
-    validation). Writes metrics.json, predictions.csv, figures, facts.json and report.html/md; returns
-    dict(metrics, out, report, facts)."""
+    validation). Intervals are clustered by the run's patient and duplicate groups when a group holds several images;
+    with `prevalence`, PPV and NPV are also given at that prevalence. Writes metrics.json, predictions.csv, figures,
+    facts.json and report.html/md; returns dict(metrics, out, report, facts)."""
+    if prevalence is not None and not 0 < prevalence < 1: raise EvaluationError(f'--prevalence must be between 0 and 1 (e.g. 0.03 for 3%), not {prevalence}')
     run, dev = Run(run), resolve_device(device)
     model, ck, src, df, external = _open_run(run, data, dev)
     cache = run_cache(run, ck)
@@ -459,7 +563,9 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
         thr = ck.threshold
         tsrc = f"validation split of {run.name} ({ck.threshold_method}, best epoch {ck.epoch})"
-        m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc)
+        grp = ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None   # patients with several films
+        m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc,
+                                 threshold_from='validation', groups=grp, prevalence=prevalence)
         save_metrics(m, out / 'metrics.json')
         write_csv(out / 'predictions.csv', pd.DataFrame(dict(path=ok.path, label=ok.label, y=ok.y, prob=p, predicted=np.where(p >= thr, CLASSES[1], CLASSES[0]),
                                                              cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)))
@@ -499,7 +605,8 @@ def _fold_predictions(run:Run, sp, cfg0)->dict:
     ok, _ = pc.build(sp[sp.split == 'test'].reset_index(drop=True), progress=False)
     p = predict_frame(model, ok, pc, dev, progress=False, amp=cfg0.amp)
     return dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck.threshold,
-                cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None)
+                cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None,
+                groups=ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None)
 
 def _train_fold(data, out:Path, i:int, sp, seed:int, progress:bool, overwrite:bool, train_kw:dict)->Run:
     "Train fold `i` in `out/fold<i>`, or reuse it when it was trained with these settings, data and folds."
