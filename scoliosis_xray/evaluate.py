@@ -7,7 +7,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/evaluate.html.md"""
 # %% auto #0
 __all__ = ['save_metrics', 'format_ci', 'metrics_table', 'summarize_cv', 'cv_table', 'plot_cv', 'limitations', 'write_report',
            'EvaluationError', 'checkpoint_cache', 'run_cache', 'predict_frame', 'training_overlap', 'evaluate_run',
-           'cross_validate', 'load_checkpoint_weights']
+           'cross_validate', 'load_checkpoint_weights', 'compare_runs', 'compare_table']
 
 # %% ../nbs/16_evaluate.ipynb #27c58129
 import base64, hashlib, html, json, re, warnings
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from .core import CLASSES, atomic_write, write_csv, tb_writer
 from .run import Run, RunError, locked, check_output_folder, foreign_entries, Checkpoint
 from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, FIXED_BY_DESIGN, as_binary, evaluate_predictions, json_number
-from .metrics import bootstrap_metrics, percentile_ci
+from .metrics import bootstrap_metrics, percentile_ci, compare_predictions
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
 from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
@@ -275,7 +275,7 @@ def _md_table(df):
 
 def _kv(d): return pd.DataFrame({'value': [_show(v) for v in d.values()]}, index=pd.Index([str(k) for k in d], name='')) if d else None
 
-# %% ../nbs/16_evaluate.ipynb #56cf6ac2
+# %% ../nbs/16_evaluate.ipynb #85294315
 def _calibration_table(cal):
     "The calibration facts as a small table."
     ci = lambda e: '-' if e is None else f"{e['value']:.2f} ({e['ci'][0]:.2f} to {e['ci'][1]:.2f})"
@@ -311,7 +311,8 @@ def _sections(facts):
         d = dict(facts['data']); sc = d.pop('shortcut_check', None)
         secs.append(('Data', 'table', _kv(d)))
         if isinstance(sc, dict):
-            secs.append(('Shortcut check', 'text', ('FLAGGED: ' if sc.get('flagged') else 'passed: ') + str(sc.get('summary', ''))))
+            secs.append(('Shortcut check', 'text', ('FLAGGED: ' if sc.get('flagged') else 'metadata above chance: ' if sc.get('above_chance') else 'passed: ')
+                         + str(sc.get('summary', ''))))
     if facts.get('training'): secs.append(('Training', 'table', _kv(facts['training'])))
     if facts.get('gradcam'): secs.append(('Where the model looks (Grad-CAM, last stage)', 'table', _kv(facts['gradcam'])))
     secs.append(('Metrics', 'table', metrics_table(m)))
@@ -432,13 +433,19 @@ def _is_synthetic(src)->bool:
     p = Path(src)
     return (p / 'synth.json').is_file() if p.is_dir() else False
 
-def _data_facts(src, df, rows, failures, audit_rep, split, external):
+def _data_facts(src, df, rows, failures, audit_rep, split, external, model_auc=None):
+    """The report's data facts; the audit's shortcut check is flagged when the audit flagged it or when metadata alone
+    (above chance) comes within 0.05 of the model's ROC-AUC `model_auc`."""
     sc = (audit_rep or {}).get('shortcut') or {}
     d = dict(source=str(src), images_in_dataset=len(df), evaluated_split='all images' if external else split, evaluated=len(rows),
              scoliosis=int(rows.y.sum()), normal=int(len(rows) - rows.y.sum()), unreadable_skipped=len(failures),
              synthetic=_is_synthetic(src))
     if audit_rep is not None:
-        d['shortcut_check'] = dict(flagged=bool(sc.get('shortcut')), summary=sc.get('verdict', ''))
+        lo = (sc.get('ci') or [None])[0]
+        above = bool(sc.get('above_chance', lo is not None and lo > 0.5))
+        close = above and sc.get('auc') is not None and model_auc is not None and sc['auc'] >= model_auc - 0.05
+        d['shortcut_check'] = dict(flagged=bool(sc.get('shortcut')) or close, above_chance=above, summary=sc.get('verdict', '')
+                                   + (f" Metadata alone (ROC-AUC {sc['auc']:.2f}) nearly matches the model (ROC-AUC {model_auc:.2f})." if close else ''))
         d['near_duplicate_groups'] = len(audit_rep.get('near_duplicates', []))
     return d
 
@@ -574,7 +581,8 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         audit_rep = _audit(run, out, src, external, progress)
         facts = dict(title=f'scoliosis-xray evaluation: {run.name}', run=str(run.path), split='all images' if external else split,
                      external=external, metrics=m, figures=fig_paths,
-                     data=_data_facts(src, df, ok, failures, audit_rep, split, external) | (dict(left_out_seen_in_training=overlap) if external else {}),
+                     data=_data_facts(src, df, ok, failures, audit_rep, split, external, m['operating_points']['chosen']['metrics']['roc_auc']['value'])
+                          | (dict(left_out_seen_in_training=overlap) if external else {}),
                      tensorboard_tag=name if external else f'eval/{split}', training=_training_facts(run, ck, thr))
         atomic_write(out / 'facts.json', json.dumps(facts, indent=1, default=str) + '\n')
         rep = write_report(out, facts)
@@ -653,3 +661,46 @@ def load_checkpoint_weights(run)->str:
     "What a run's model started from (`weights_used` of its config.json)."
     try: return json.loads((Path(run) / 'config.json').read_text())['weights'].get('used')
     except (OSError, ValueError, KeyError): return None
+
+# %% ../nbs/16_evaluate.ipynb #ed1f2d69
+def _evaluation(run, eval_name:str='eval'):
+    "(predictions, chosen threshold, folder) of an evaluated run `run` (its `eval_name` folder), or of an evaluation folder given directly."
+    p = Path(run)
+    ev = p if (p / 'predictions.csv').is_file() else p / eval_name
+    if not (ev / 'predictions.csv').is_file():
+        raise EvaluationError(f'{p}: no evaluation to compare ({ev / "predictions.csv"} is missing); run `scoliosis-xray evaluate --run {p}` first')
+    try:
+        pr = pd.read_csv(ev / 'predictions.csv')
+        ops = json.loads((ev / 'metrics.json').read_text())['operating_points']
+        t = ops.get('chosen', ops['default'])['threshold']
+        pr = pr[['path', 'y', 'prob']]
+    except (OSError, ValueError, KeyError) as e:
+        raise EvaluationError(f'{ev}: its predictions.csv or metrics.json cannot be read ({e}); evaluate the run again') from None
+    if isinstance(t, list): raise EvaluationError(f'{ev}: holds pooled cross-validation predictions (one threshold per fold); compare single runs')
+    return pr, float(t), ev
+
+def compare_runs(run_a, run_b, eval_name:str='eval', n_boot:int=2000, seed:int=0, level:float=0.95)->dict:
+    """Compare two evaluated runs on the test images they share (matched by path, else by file name) with paired
+    tests and intervals (`compare_predictions`), each run at its own chosen threshold. Differences are b - a. JSON-ready."""
+    (pa, ta, ea), (pb, tb, eb) = _evaluation(run_a, eval_name), _evaluation(run_b, eval_name)
+    j = pa.merge(pb, on='path', suffixes=('_a', '_b'))
+    if len(j) < min(len(pa), len(pb)):                                   # moved data: match by file name when unique
+        na, nb_ = pa.assign(name=pa.path.map(lambda s: Path(s).name)), pb.assign(name=pb.path.map(lambda s: Path(s).name))
+        if na.name.is_unique and nb_.name.is_unique:
+            jn = na.merge(nb_, on='name', suffixes=('_a', '_b'))
+            if len(jn) > len(j): j = jn
+    if len(j) == 0: raise EvaluationError(f'{ea} and {eb} share no image: a paired comparison needs the same test images (evaluate both on the same data)')
+    if (j.y_a != j.y_b).any(): raise EvaluationError(f'{ea} and {eb} label {int((j.y_a != j.y_b).sum())} shared images differently: not the same data')
+    if j.y_a.nunique() < 2: raise EvaluationError(f'the {len(j)} images {ea} and {eb} share hold one class only: nothing to compare')
+    res = compare_predictions(j.y_a.to_numpy(), j.prob_a.to_numpy(), j.prob_b.to_numpy(), ta, tb, n_boot, seed, level)
+    return dict(a=str(ea), b=str(eb), thresholds=[ta, tb], shared=int(len(j)), only_a=int(len(pa) - len(j)), only_b=int(len(pb) - len(j)), **res)
+
+def compare_table(res:dict, digits:int=3)->pd.DataFrame:
+    "The comparison as a table: per metric, both values, the difference b - a with its paired 95% interval, and the paired test's p-value."
+    rows = []
+    for k, v in res['metrics'].items():
+        test = v.get('delong') or v.get('mcnemar')
+        rows.append({'metric': METRIC_LABELS[k], 'a': _fmt(v['a'], digits), 'b': _fmt(v['b'], digits),
+                     f"b - a ({int(res['level'] * 100)}% CI, paired bootstrap)": format_ci(dict(value=v['difference'], ci=v['ci'], undefined_resamples=v['undefined_resamples']), digits),
+                     'paired test': (f"DeLong p = {test['p']:.3g}" if 'delong' in v else f"McNemar p = {test['p']:.3g} ({test['only_a']} right only by a, {test['only_b']} only by b)") if test else ''})
+    return pd.DataFrame(rows).set_index('metric')

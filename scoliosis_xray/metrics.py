@@ -10,9 +10,10 @@ __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'SUM
            'check_predictions', 'threshold_array', 'expected_calibration_error', 'point_metrics', 'binary_summary',
            'roc_auc', 'select_threshold', 'choose_threshold', 'bootstrap_weights', 'bootstrap_indices',
            'bootstrap_metrics', 'severity_breakdown', 'exact_ci', 'effective_counts', 'delong_auc', 'newcombe_auc_ci',
-           'auc_interval', 'at_prevalence', 'metric_intervals', 'calibration_summary', 'json_number', 'percentile_ci',
-           'evaluate_predictions', 'binormal_truth', 'interval_coverage', 'roc_points', 'pr_points',
-           'average_precision', 'reliability_points', 'reliability_bins', 'confusion_counts']
+           'auc_interval', 'at_prevalence', 'metric_intervals', 'median_ci', 'calibration_summary', 'json_number',
+           'percentile_ci', 'evaluate_predictions', 'delong_paired', 'mcnemar_exact', 'compare_predictions',
+           'binormal_truth', 'interval_coverage', 'roc_points', 'pr_points', 'average_precision', 'reliability_points',
+           'reliability_bins', 'confusion_counts']
 
 # %% ../nbs/02_metrics.ipynb #18f799a7
 import math
@@ -393,6 +394,17 @@ def metric_intervals(y_true, prob, threshold=0.5, level:float=0.95, groups=None,
         for k in ('ppv', 'npv'): out[k + '_at'] = _box(lambda a, b: at_prevalence(a, b, prevalence)[k], s2, sp2)
     return out
 
+# %% ../nbs/02_metrics.ipynb #a6a23abf
+def median_ci(x, level:float=0.95):
+    """Distribution-free interval `[low, high]` for the median of `x`: order statistics whose ranks come from the
+    binomial distribution with p = 1/2, so it holds at `level` or more for any continuous distribution. None for fewer
+    than 6 values (no pair of order statistics reaches 95%)."""
+    v = np.sort(np.asarray(x, dtype=np.float64)[np.isfinite(np.asarray(x, dtype=np.float64))])
+    n = len(v)
+    r = int(stats.binom.ppf((1 - level) / 2, n, 0.5)) if n else 0   # P(B <= r - 1) < (1 - level) / 2
+    if r < 1: return None
+    return [float(v[r - 1]), float(v[n - r])]
+
 # %% ../nbs/02_metrics.ipynb #f067871b
 def _logit(p): p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6); return np.log(p / (1 - p))
 
@@ -512,6 +524,52 @@ def evaluate_predictions(y_true, prob, threshold=None, cobb=None, n_boot:int=200
         if cobb is not None: op['severity'], op['mild_missed'] = _severity_entries(y, p, cobb, t, positive, level)
         out['operating_points'][name] = op
     return out
+
+# %% ../nbs/02_metrics.ipynb #2637f0f7
+def delong_paired(y_true, prob_a, prob_b, level:float=0.95, positive=CLASSES[1])->dict:
+    """DeLong's test of two ROC-AUCs on the same cases: the difference b - a, its standard error from the paired
+    placements, a `level` interval and the two-sided p-value."""
+    y, pa = check_predictions(y_true, prob_a, positive)
+    _, pb = check_predictions(y_true, prob_b, positive)
+    if len(pa) != len(pb): raise ValueError(f'the two prediction sets differ in length ({len(pa)} and {len(pb)})')
+    (a10, a01), (b10, b01) = _placements(y, pa), _placements(y, pb)
+    d = float(b10.mean() - a10.mean())
+    se = math.sqrt((b10 - a10).var(ddof=1) / len(a10) + (b01 - a01).var(ddof=1) / len(a01))
+    z = stats.norm.ppf(0.5 + level / 2)
+    p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else (1.0 if d == 0 else 0.0)
+    return dict(a=float(a10.mean()), b=float(b10.mean()), difference=d, se=se, ci=[float(d - z * se), float(d + z * se)], p=p)
+
+def mcnemar_exact(right_a, right_b)->dict:
+    """McNemar's exact test of two classifiers on the same cases (boolean arrays: case classified right): the cases only
+    `a` got right, only `b` got right, and the two-sided binomial p-value of the split of those discordant cases."""
+    ra, rb = np.asarray(right_a, bool), np.asarray(right_b, bool)
+    only_a, only_b = int((ra & ~rb).sum()), int((rb & ~ra).sum())
+    p = float(stats.binomtest(only_a, only_a + only_b, 0.5).pvalue) if only_a + only_b else 1.0
+    return dict(only_a=only_a, only_b=only_b, p=p)
+
+def compare_predictions(y_true, prob_a, prob_b, threshold_a=0.5, threshold_b=0.5, n_boot:int=2000, seed:int=0,
+                        level:float=0.95, groups=None, positive=CLASSES[1])->dict:
+    """Two models on the same cases: for every metric of `METRICS` with an interval, both values and the difference b - a
+    with a paired bootstrap interval (the same resamples for both: clustered with `groups`); DeLong's paired test for
+    the ROC-AUC; McNemar's exact test for accuracy, sensitivity (positives) and specificity (negatives) at each
+    model's threshold. JSON-ready."""
+    y, pa = check_predictions(y_true, prob_a, positive)
+    _, pb = check_predictions(y_true, prob_b, positive)
+    ba = bootstrap_metrics(y, pa, (threshold_a,), n_boot, seed, groups=groups)
+    bb = bootstrap_metrics(y, pb, (threshold_b,), n_boot, seed, groups=groups)              # the same resamples
+    ma, mb = point_metrics(y, pa, threshold_a), point_metrics(y, pb, threshold_b)
+    out = {}
+    for k in METRICS:
+        if k in FIXED_BY_DESIGN: continue
+        get = lambda bm: bm['threshold_free'][k] if k in THRESHOLD_FREE else bm['at'][0][k]
+        ci, und = percentile_ci(get(bb) - get(ba), level)
+        out[k] = dict(a=json_number(ma[k]), b=json_number(mb[k]), difference=json_number(mb[k] - ma[k]), ci=ci, undefined_resamples=und)
+    out['roc_auc']['delong'] = {k: v for k, v in delong_paired(y, pa, pb, level).items() if k in ('difference', 'se', 'ci', 'p')}
+    ra, rb = (pa >= threshold_array(threshold_a, len(y))) == y, (pb >= threshold_array(threshold_b, len(y))) == y
+    for k, m in (('accuracy', np.ones(len(y), bool)), ('sensitivity', y == 1), ('specificity', y == 0)):
+        out[k]['mcnemar'] = mcnemar_exact(ra[m], rb[m])
+    return dict(n=int(len(y)), n_positive=int(y.sum()), level=level, n_boot=int(n_boot), seed=int(seed),
+                clusters=None if groups is None else int(len(set(groups))), metrics=out)
 
 # %% ../nbs/02_metrics.ipynb #608e2e56
 def binormal_truth(n_pos:int, n_neg:int, d:float, score_threshold:float)->dict:
