@@ -215,6 +215,7 @@ def _evaluate(p):
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
     p.add_argument('--prevalence', type=float, default=None, help='also give PPV and NPV at this prevalence of scoliosis (e.g. 0.03 for a screening population)')
+    p.add_argument('--recalibrate', action='store_true', help="also recalibrate the probabilities (Platt scaling fitted on the run's validation split) and test them")
     p.add_argument('--no-cam', action='store_true', help='skip Grad-CAM')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -224,7 +225,7 @@ def _evaluate_run(a):
     from scoliosis_xray.evaluate import evaluate_run, format_ci
     from scoliosis_xray.explain import explain_run
     r = evaluate_run(a.run, data=a.data, split=a.split, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet,
-                     prevalence=a.prevalence)
+                     prevalence=a.prevalence, recalibrate=a.recalibrate)
     if not a.no_cam: explain_run(a.run, out=r['out'], device=a.device, progress=not a.quiet)
     op = r['metrics']['operating_points']['chosen']; mm = op['metrics']
     print(f"{r['metrics']['n']} images ({r['metrics']['n_positive']} Scoliosis); threshold {op['threshold']:.4f} ({op['threshold_source']})")
@@ -260,7 +261,7 @@ def _predict_run(a):
     return 1 if len(bad) else 0
 
 # %% ../nbs/40_cli.ipynb #ce895eab
-@command('cv', 'Cross-validate training: grouped stratified k folds, per-fold and pooled metrics with 95% CIs and their spread.')
+@command('cv', 'Cross-validate training: grouped stratified k folds; the mean over the fold models with its 95% CI, the spread, per-fold and pooled metrics.')
 def _cv(p):
     p.add_argument('--folds', type=int, default=5, help='number of folds (each is the test set once, the one after it its validation set)')
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
@@ -279,7 +280,7 @@ def _cv_run(a):
     print(cv_table(s).to_string())
     print(f"report: {Path(cfg.out) / 'report.html'}")
 
-# %% ../nbs/40_cli.ipynb #f0b475d0
+# %% ../nbs/40_cli.ipynb #36b9ec8a
 @command('compare', 'Compare two evaluated runs on the test images they share: paired differences with 95% CIs, DeLong and McNemar tests.')
 def _compare(p):
     p.add_argument('run_a', metavar='RUN_A', help='the first run folder (evaluated: holds eval/), or an evaluation folder')

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 from .core import CLASSES, atomic_write, write_csv, tb_writer
 from .run import Run, RunError, locked, check_output_folder, foreign_entries, Checkpoint
 from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, FIXED_BY_DESIGN, as_binary, evaluate_predictions, json_number
-from .metrics import bootstrap_metrics, percentile_ci, compare_predictions
+from .metrics import bootstrap_metrics, percentile_ci, compare_predictions, calibration_summary, platt_fit, platt_apply
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
 from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
@@ -327,6 +327,11 @@ def _sections(facts):
                                    f"this test set ({_pct(m['n_positive'] / m['n'])})": [format_ci(op['metrics'][k]) for k in ('ppv', 'npv')]},
                                   index=pd.Index(['PPV (precision)', 'NPV'], name=''))))
     if m.get('calibration'): secs.append(('Calibration', 'table', _calibration_table(m['calibration'])))
+    rc = m.get('recalibrated')
+    if rc and rc.get('fitted'):
+        secs.append((f"Recalibrated ({rc['method']}, {rc['fitted_on']} images: intercept {rc['intercept']:.2f}, slope {rc['slope']:.2f})", 'table',
+                     _calibration_table(rc['calibration'])))
+    elif rc: secs.append(('Recalibration', 'text', f"not done: {rc['reason']}."))
     conf = pd.DataFrame({name: [o['confusion'][k] for k in ('tp', 'fn', 'fp', 'tn')] for name, o in ops.items()},
                         index=pd.Index(['true positives', 'false negatives (missed)', 'false positives', 'true negatives'], name='confusion'))
     secs.append(('Confusion matrix', 'table', conf))
@@ -544,13 +549,32 @@ def _training_facts(run, ck, thr)->dict:
                 threshold=round(thr, 4), threshold_rule=ck.threshold_method, pos_weight=data.get('pos_weight'), seed=run.settings().seed,
                 git_commit=run.recorded('environment', {}).get('git_commit'))
 
+# %% ../nbs/16_evaluate.ipynb #a0d07488
+def _recalibration(run, model, ck, cache, dev, batch_size, y, p, n_boot, seed):
+    "`(facts, recalibrated probabilities)`: Platt scaling fitted on the run's validation split, applied to `p` and tested on `y`."
+    own = run.data_path()
+    if own is None: return dict(fitted=False, reason="the run's own data (with its validation split) is not where it was"), None
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                                   # "evaluating the val split": intended here
+        vrows, _ = _rows(run, load_dataset(own), own, 'val', False, cache)
+    okv, _ = cache.build(vrows, progress=False)
+    if len(okv) == 0: return dict(fitted=False, reason='no readable validation image'), None
+    pv = predict_frame(model, okv, cache, dev, batch_size, progress=False, amp=ck.amp)
+    prm = platt_fit(okv.y.to_numpy(), pv)
+    if prm is None: return dict(fitted=False, reason='the validation split cannot fit it (one class, or perfectly separated)'), None
+    pr = platt_apply(prm, p)
+    return dict(fitted=True, method='Platt scaling fitted on the validation split', fitted_on=int(len(okv)), **prm,
+                brier_before=float(np.mean((p - y) ** 2)), brier_after=float(np.mean((pr - y) ** 2)),
+                calibration=calibration_summary(y, pr, n_boot, seed)), pr
+
 # %% ../nbs/16_evaluate.ipynb #32611df4
 def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
-                 progress:bool=True, tensorboard:bool=True, prevalence:float=None)->dict:
+                 progress:bool=True, tensorboard:bool=True, prevalence:float=None, recalibrate:bool=False)->dict:
     """Evaluate the best checkpoint of training run `run` on `split` of its own data, or on all of `data` (external
     validation). Intervals are clustered by the run's patient and duplicate groups when a group holds several images;
-    with `prevalence`, PPV and NPV are also given at that prevalence. Writes metrics.json, predictions.csv, figures,
-    facts.json and report.html/md; returns dict(metrics, out, report, facts)."""
+    with `prevalence`, PPV and NPV are also given at that prevalence; with `recalibrate`, the probabilities are also
+    recalibrated by Platt scaling fitted on the run's validation split (`_recalibration`). Writes metrics.json,
+    predictions.csv, figures, facts.json and report.html/md; returns dict(metrics, out, report, facts)."""
     if prevalence is not None and not 0 < prevalence < 1: raise EvaluationError(f'--prevalence must be between 0 and 1 (e.g. 0.03 for 3%), not {prevalence}')
     run, dev = Run(run), resolve_device(device)
     model, ck, src, df, external = _open_run(run, data, dev)
@@ -573,9 +597,13 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         grp = ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None   # patients with several films
         m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc,
                                  threshold_from='validation', groups=grp, prevalence=prevalence)
+        pr_recal = None
+        if recalibrate:
+            m['recalibrated'], pr_recal = _recalibration(run, model, ck, cache, dev, batch_size, ok.y.to_numpy(), p, n_boot, seed)
         save_metrics(m, out / 'metrics.json')
         write_csv(out / 'predictions.csv', pd.DataFrame(dict(path=ok.path, label=ok.label, y=ok.y, prob=p, predicted=np.where(p >= thr, CLASSES[1], CLASSES[0]),
-                                                             cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)))
+                                                             cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)
+                                                        | (dict(prob_recalibrated=pr_recal) if pr_recal is not None else {})))
         figs = _figures(ok.y.to_numpy(), p, thr, m)
         fig_paths = _save_figures(out, figs)
         audit_rep = _audit(run, out, src, external, progress)
@@ -662,7 +690,7 @@ def load_checkpoint_weights(run)->str:
     try: return json.loads((Path(run) / 'config.json').read_text())['weights'].get('used')
     except (OSError, ValueError, KeyError): return None
 
-# %% ../nbs/16_evaluate.ipynb #ed1f2d69
+# %% ../nbs/16_evaluate.ipynb #4070c7d7
 def _evaluation(run, eval_name:str='eval'):
     "(predictions, chosen threshold, folder) of an evaluated run `run` (its `eval_name` folder), or of an evaluation folder given directly."
     p = Path(run)

@@ -10,10 +10,10 @@ __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'SUM
            'check_predictions', 'threshold_array', 'expected_calibration_error', 'point_metrics', 'binary_summary',
            'roc_auc', 'select_threshold', 'choose_threshold', 'bootstrap_weights', 'bootstrap_indices',
            'bootstrap_metrics', 'severity_breakdown', 'exact_ci', 'effective_counts', 'delong_auc', 'newcombe_auc_ci',
-           'auc_interval', 'at_prevalence', 'metric_intervals', 'median_ci', 'calibration_summary', 'json_number',
-           'percentile_ci', 'evaluate_predictions', 'delong_paired', 'mcnemar_exact', 'compare_predictions',
-           'binormal_truth', 'interval_coverage', 'roc_points', 'pr_points', 'average_precision', 'reliability_points',
-           'reliability_bins', 'confusion_counts']
+           'auc_interval', 'at_prevalence', 'metric_intervals', 'median_ci', 'calibration_summary', 'platt_fit',
+           'platt_apply', 'json_number', 'percentile_ci', 'evaluate_predictions', 'delong_paired', 'mcnemar_exact',
+           'compare_predictions', 'binormal_truth', 'interval_coverage', 'roc_points', 'pr_points', 'average_precision',
+           'reliability_points', 'reliability_bins', 'confusion_counts']
 
 # %% ../nbs/02_metrics.ipynb #18f799a7
 import math
@@ -394,7 +394,7 @@ def metric_intervals(y_true, prob, threshold=0.5, level:float=0.95, groups=None,
         for k in ('ppv', 'npv'): out[k + '_at'] = _box(lambda a, b: at_prevalence(a, b, prevalence)[k], s2, sp2)
     return out
 
-# %% ../nbs/02_metrics.ipynb #a6a23abf
+# %% ../nbs/02_metrics.ipynb #7688bbab
 def median_ci(x, level:float=0.95):
     """Distribution-free interval `[low, high]` for the median of `x`: order statistics whose ranks come from the
     binomial distribution with p = 1/2, so it holds at `level` or more for any continuous distribution. None for fewer
@@ -443,6 +443,19 @@ def calibration_summary(y_true, prob, n_sim:int=2000, seed:int=0, level:float=0.
     return dict(observed=obs, expected=exp_, intercept=ci(fit_a, 0), slope=ci(fit_b, 1),
                 p_observed_vs_expected=pval(oe_null, abs(obs - exp_)), ece=ece, ece_if_calibrated=float(np.median(ece_null)),
                 p_ece=pval(ece_null, ece), n_sim=int(n_sim), seed=int(seed))
+
+# %% ../nbs/02_metrics.ipynb #3001ac0e
+def platt_fit(y_true, prob, positive=CLASSES[1])->dict:
+    """Platt recalibration fitted on (validation) predictions: the logistic regression of the label on the logit of
+    the probability, {'intercept', 'slope'}; None when it cannot be fitted (one class, or separated)."""
+    y, p = check_predictions(y_true, prob, positive, need_both=False)
+    if y.min() == y.max(): return None
+    fit = _logistic_fit(np.c_[np.ones(len(y)), _logit(p)], y.astype(float), np.zeros(len(y)))
+    return None if fit is None else dict(intercept=float(fit[0][0]), slope=float(fit[0][1]))
+
+def platt_apply(params:dict, prob)->np.ndarray:
+    "Probabilities recalibrated with `platt_fit`'s parameters."
+    return 1 / (1 + np.exp(-(params['intercept'] + params['slope'] * _logit(prob))))
 
 # %% ../nbs/02_metrics.ipynb #6ff48c10
 def json_number(v):
@@ -525,7 +538,7 @@ def evaluate_predictions(y_true, prob, threshold=None, cobb=None, n_boot:int=200
         out['operating_points'][name] = op
     return out
 
-# %% ../nbs/02_metrics.ipynb #2637f0f7
+# %% ../nbs/02_metrics.ipynb #9a12859c
 def delong_paired(y_true, prob_a, prob_b, level:float=0.95, positive=CLASSES[1])->dict:
     """DeLong's test of two ROC-AUCs on the same cases: the difference b - a, its standard error from the paired
     placements, a `level` interval and the two-sided p-value."""
