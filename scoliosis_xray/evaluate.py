@@ -549,7 +549,7 @@ def _training_facts(run, ck, thr)->dict:
                 threshold=round(thr, 4), threshold_rule=ck.threshold_method, pos_weight=data.get('pos_weight'), seed=run.settings().seed,
                 git_commit=run.recorded('environment', {}).get('git_commit'))
 
-# %% ../nbs/16_evaluate.ipynb #a0d07488
+# %% ../nbs/16_evaluate.ipynb #7a2abca9
 def _recalibration(run, model, ck, cache, dev, batch_size, y, p, n_boot, seed):
     "`(facts, recalibrated probabilities)`: Platt scaling fitted on the run's validation split, applied to `p` and tested on `y`."
     own = run.data_path()

@@ -444,7 +444,7 @@ def calibration_summary(y_true, prob, n_sim:int=2000, seed:int=0, level:float=0.
                 p_observed_vs_expected=pval(oe_null, abs(obs - exp_)), ece=ece, ece_if_calibrated=float(np.median(ece_null)),
                 p_ece=pval(ece_null, ece), n_sim=int(n_sim), seed=int(seed))
 
-# %% ../nbs/02_metrics.ipynb #3001ac0e
+# %% ../nbs/02_metrics.ipynb #a96d4498
 def platt_fit(y_true, prob, positive=CLASSES[1])->dict:
     """Platt recalibration fitted on (validation) predictions: the logistic regression of the label on the logit of
     the probability, {'intercept', 'slope'}; None when it cannot be fitted (one class, or separated)."""
