@@ -189,8 +189,8 @@ def limitations(facts:dict)->list:
         out.append('The data audit flagged a possible shortcut: ' + str(sc.get('summary', 'a feature other than the spine separates the classes'))
                    .rstrip('.') + '. The model may have learned it instead of the curvature, and would then fail where it is absent.')
     elif isinstance(sc, dict) and sc.get('above_chance'):
-        out.append('The data audit found that image metadata predicts the label better than chance: ' + str(sc.get('summary', '')).rstrip('.')
-                   + '. Part of the model\'s performance may come from it rather than from the spine.')
+        out.append('Image metadata (size, format, bit depth) predicts the label better than chance, though below the shortcut flag '
+                   f"(data audit: {str(sc.get('summary', '')).rstrip('.')}); part of the model's performance may come from it rather than from the spine.")
     elif sc is None:
         out.append('No shortcut check of the data was recorded, so it is unknown whether something other than the spine (labels, rulers, image size) separates the classes.')
     if data.get('synthetic'):
