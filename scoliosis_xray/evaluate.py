@@ -169,6 +169,31 @@ def _calibration_sentence(m, train):
                 f"{cal['observed']} images with scoliosis were observed against {cal['expected']:.1f} expected." + pw)
     return None
 
+def _shortcut_sentence(sc)->list:
+    "The shortcut limitation: flagged, metadata above chance, or no check recorded."
+    if isinstance(sc, dict) and sc.get('flagged'):
+        return ['The data audit flagged a possible shortcut: ' + str(sc.get('summary', 'a feature other than the spine separates the classes'))
+                .rstrip('.') + '. The model may have learned it instead of the curvature, and would then fail where it is absent.']
+    if isinstance(sc, dict) and sc.get('above_chance'):
+        return ['Image metadata (size, format, bit depth) predicts the label better than chance, though below the shortcut flag '
+                f"(data audit: {str(sc.get('summary', '')).rstrip('.')}); part of the model's performance may come from it rather than from the spine."]
+    if sc is None:
+        return ['No shortcut check of the data was recorded, so it is unknown whether something other than the spine (labels, rulers, image size) separates the classes.']
+    return []
+
+def _mild_sentence(mild)->list:
+    "The mild-curve limitation: none in the test set, too few (or too uncertain) to tell, or many missed; with the interval."
+    if mild is None: return ['No Cobb angles were available, so it is unknown how the misses are distributed over mild, moderate and severe curves.']
+    if mild['of'] == 0: return ['The test set holds no mild curve (10-25°), the hardest and clinically most important case, so nothing is known about them.']
+    ci = f"95% CI {_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}"
+    if mild['of'] < 20 or mild['ci'][1] - mild['ci'][0] > 0.2:
+        return [f"{'Only ' if mild['of'] < 20 else ''}{mild['of']} mild curves (10-25°) are in the test set and {mild['missed']} of them were missed; "
+                f"the miss rate for mild curves is poorly determined ({ci})."]
+    if mild['rate'] is not None and mild['rate'] > 0.2:
+        return [f"{mild['missed']} of {mild['of']} mild curves (10-25°) were missed ({_pct(mild['rate'])}, {ci}); "
+                'aggregate sensitivity hides that mild curves are where the model fails.']
+    return []
+
 def limitations(facts:dict)->list:
     "Plain-language limitations of an evaluation, one sentence (or two) each, generated from `facts` (see `write_report`)."
     m = facts['metrics']; data = facts.get('data') or {}; train = facts.get('training') or {}
@@ -184,15 +209,7 @@ def limitations(facts:dict)->list:
                   + '; '.join(f'{name} {v["ci"][0]:.2f} to {v["ci"][1]:.2f}' for name, v in wide))
         out.append(s + '. To compare two models or settings on these same images use `scoliosis-xray compare`, '
                    'a paired test that can detect differences smaller than these intervals.')
-    sc = data.get('shortcut_check')
-    if isinstance(sc, dict) and sc.get('flagged'):
-        out.append('The data audit flagged a possible shortcut: ' + str(sc.get('summary', 'a feature other than the spine separates the classes'))
-                   .rstrip('.') + '. The model may have learned it instead of the curvature, and would then fail where it is absent.')
-    elif isinstance(sc, dict) and sc.get('above_chance'):
-        out.append('Image metadata (size, format, bit depth) predicts the label better than chance, though below the shortcut flag '
-                   f"(data audit: {str(sc.get('summary', '')).rstrip('.')}); part of the model's performance may come from it rather than from the spine.")
-    elif sc is None:
-        out.append('No shortcut check of the data was recorded, so it is unknown whether something other than the spine (labels, rulers, image size) separates the classes.')
+    out += _shortcut_sentence(data.get('shortcut_check'))
     if data.get('synthetic'):
         out.append('All images are synthetic radiographs: these numbers show that the workflow runs and what it can measure, '
                    'not how the model performs on patients.')
@@ -203,17 +220,7 @@ def limitations(facts:dict)->list:
             why = ' (ImageNet weights were requested but were not available)' if req == 'imagenet' else ''
             out.append(f'The backbone started from random weights, not from ImageNet pre-training{why}; '
                        'with this little data that usually costs accuracy, so results with pre-trained weights may differ.')
-    mild = op.get('mild_missed')
-    if mild is not None:
-        if mild['of'] == 0: out.append('The test set holds no mild curve (10-25°), the hardest and clinically most important case, so nothing is known about them.')
-        elif mild['of'] < 20 or (mild['ci'] and mild['ci'][1] - mild['ci'][0] > 0.2):
-            out.append(f"{'Only ' if mild['of'] < 20 else ''}{mild['of']} mild curves (10-25°) are in the test set and {mild['missed']} of them were missed; "
-                       f"the miss rate for mild curves is poorly determined (95% CI {_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}).")
-        elif mild['rate'] is not None and mild['rate'] > 0.2:
-            out.append(f"{mild['missed']} of {mild['of']} mild curves (10-25°) were missed ({_pct(mild['rate'])}, 95% CI "
-                       f"{_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}); aggregate sensitivity hides that mild curves are where the model fails.")
-    else:
-        out.append('No Cobb angles were available, so it is unknown how the misses are distributed over mild, moderate and severe curves.')
+    out += _mild_sentence(op.get('mild_missed'))
     tfrom = op.get('threshold_from', 'unknown') if 'chosen' in ops else None
     if 'chosen' not in ops:
         out.append('Only the default threshold 0.5 was evaluated; no threshold was chosen on validation data.')
