@@ -216,6 +216,8 @@ def _evaluate(p):
     p.add_argument('--out', default=None, help='output folder (default: RUN/eval for the test split, RUN/eval-<split> for another, RUN/eval-<dataset> for --data)')
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
+    p.add_argument('--prevalence', type=float, default=None, help='also give PPV and NPV at this prevalence of scoliosis (e.g. 0.03 for a screening population)')
+    p.add_argument('--recalibrate', action='store_true', help="also recalibrate the probabilities (Platt scaling fitted on the run's validation split) and test them")
     p.add_argument('--no-cam', action='store_true', help='skip Grad-CAM')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -224,12 +226,16 @@ def _evaluate(p):
 def _evaluate_run(a):
     from scoliosis_xray.evaluate import evaluate_run, format_ci
     from scoliosis_xray.explain import explain_run
-    r = evaluate_run(a.run, data=a.data, split=a.split, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet)
+    r = evaluate_run(a.run, data=a.data, split=a.split, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet,
+                     prevalence=a.prevalence, recalibrate=a.recalibrate)
     if not a.no_cam: explain_run(a.run, out=r['out'], device=a.device, progress=not a.quiet)
     op = r['metrics']['operating_points']['chosen']; mm = op['metrics']
     print(f"{r['metrics']['n']} images ({r['metrics']['n_positive']} Scoliosis); threshold {op['threshold']:.4f} ({op['threshold_source']})")
     for k in ('roc_auc', 'sensitivity', 'specificity', 'balanced_accuracy', 'ppv', 'npv'):
         print(f'  {k:<18} {format_ci(mm[k])}')
+    if op.get('at_prevalence'):
+        ap = op['at_prevalence']
+        for k in ('ppv', 'npv'): print(f"  {k} at {100 * ap['prevalence']:.3g}%{'':<7} {format_ci(ap[k])}")
     if op.get('mild_missed') and op['mild_missed']['of']: print(f"  mild curves missed {op['mild_missed']['missed']} of {op['mild_missed']['of']}")
     print(f"metrics: {Path(r['out']) / 'metrics.json'}")
     print(f"report:  {Path(r['out']) / 'report.html'}")
@@ -257,7 +263,7 @@ def _predict_run(a):
     return 1 if len(bad) else 0
 
 # %% ../nbs/40_cli.ipynb #ce895eab
-@command('cv', 'Cross-validate training: grouped stratified k folds, per-fold and pooled metrics with 95% CIs and their spread.')
+@command('cv', 'Cross-validate training: grouped stratified k folds; the mean over the fold models with its 95% CI, the spread, per-fold and pooled metrics.')
 def _cv(p):
     p.add_argument('--folds', type=int, default=5, help='number of folds (each is the test set once, the one after it its validation set)')
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
@@ -275,6 +281,25 @@ def _cv_run(a):
     s = cross_validate(data, cfg.out, folds=a.folds, seed=cfg.seed, n_boot=a.n_boot, progress=not a.quiet, overwrite=a.overwrite, **kw)
     print(cv_table(s).to_string())
     print(f"report: {Path(cfg.out) / 'report.html'}")
+
+# %% ../nbs/40_cli.ipynb #36b9ec8a
+@command('compare', 'Compare two evaluated runs on the test images they share: paired differences with 95% CIs, DeLong and McNemar tests.')
+def _compare(p):
+    p.add_argument('run_a', metavar='RUN_A', help='the first run folder (evaluated: holds eval/), or an evaluation folder')
+    p.add_argument('run_b', metavar='RUN_B', help='the second run folder; differences are RUN_B - RUN_A')
+    p.add_argument('--eval', default='eval', help="which evaluation of each run (its folder name, e.g. eval-val or eval-<dataset>)")
+    p.add_argument('--n-boot', type=int, default=2000, help='paired bootstrap resamples')
+    p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
+    p.add_argument('--json', default=None, metavar='FILE', help='also write the full comparison to this JSON file')
+    p.set_defaults(func=_compare_run, command='compare')
+
+def _compare_run(a):
+    from scoliosis_xray.evaluate import compare_runs, compare_table, save_metrics
+    r = compare_runs(a.run_a, a.run_b, eval_name=a.eval, n_boot=a.n_boot, seed=a.seed)
+    print(f"a: {r['a']} (threshold {r['thresholds'][0]:.4f})\nb: {r['b']} (threshold {r['thresholds'][1]:.4f})")
+    print(f"{r['shared']} shared images ({r['n_positive']} Scoliosis)" + (f"; {r['only_a']} only in a, {r['only_b']} only in b (left out)" if r['only_a'] or r['only_b'] else ''))
+    print(compare_table(r).to_string())
+    if a.json: print(f"comparison: {save_metrics(r, a.json)}")
 
 # %% ../nbs/40_cli.ipynb #cd708766
 @command('publish', "Upload a run's TensorBoard logs (tb/) and report (eval/) to S3 for the deployed dashboard; only changed files.")

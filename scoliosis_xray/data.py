@@ -6,11 +6,11 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 
 # %% auto #0
 __all__ = ['SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS', 'CACHE_VERSION',
-           'SHORTCUT_AUC', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError', 'sniff_format',
-           'read_image', 'bad_file_corpus', 'letterbox_geometry', 'intensity_window', 'preprocess', 'parse_size',
-           'DataWarning', 'parse_class_map', 'list_images', 'load_dataset', 'perceptual_hash', 'hash_distance',
-           'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit', 'save_audit',
-           'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
+           'SHORTCUT_AUC', 'SHORTCUT_LOWER', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError',
+           'sniff_format', 'read_image', 'bad_file_corpus', 'letterbox_geometry', 'intensity_window', 'preprocess',
+           'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'load_dataset', 'perceptual_hash',
+           'hash_distance', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit',
+           'save_audit', 'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
            'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
@@ -708,7 +708,8 @@ def duplicate_clusters(phashes, sha256=None, patient_ids=None, max_bits:int=NEAR
     return _union_find(n, np.concatenate(pairs) if pairs else [])
 
 # %% ../nbs/11_data.ipynb #48d11530
-SHORTCUT_AUC = 0.80
+SHORTCUT_AUC = 0.80     # a point estimate this high is flagged
+SHORTCUT_LOWER = 0.60   # so is a 95% interval whose lower bound is above this
 SHORTCUT_FEATURES = ('width', 'height', 'aspect', 'file_size', 'format', 'bit_depth', 'mode')
 SHORTCUT_ADVICE = [
     'Evaluate on a subset from a single source (one scanner or export pipeline) where this metadata does not differ '
@@ -726,14 +727,12 @@ def _auc(y, s):
     n0 = len(y) - n1
     return float((rankdata(s)[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
-def _boot_ci(y, s, seed, n_boot):
-    "95% bootstrap interval of the ROC-AUC of scores `s` for labels `y`; resamples holding one class only are skipped."
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        i = rng.integers(0, len(y), len(y))
-        if 0 < y[i].sum() < len(i): boots.append(_auc(y[i], s[i]))
-    return np.percentile(boots, [2.5, 97.5])
+def _boot_ci(y, s, groups=None):
+    """95% interval of the ROC-AUC of scores `s` for labels `y`, clustered by `groups`: DeLong's (logit scale) joined
+    with Newcombe's score interval (`scoliosis_xray.metrics.auc_interval`), which keeps its level at small sizes."""
+    from scoliosis_xray.metrics import auc_interval
+    g = None if groups is None or len(set(groups)) == len(y) else groups
+    return auc_interval(y, np.clip(s, 0, 1), groups=g)                  # out-of-fold probabilities
 
 # %% ../nbs/11_data.ipynb #7360bf9d
 def _metadata_matrix(features):
@@ -756,9 +755,25 @@ def _oof_forest(X, y, g, k, seed):
         oof[te] = clf.predict_proba(X[te])[:, 1]
     return oof
 
+def _feature_auc_cv(X, y, g, k, seed)->dict:
+    """Each column's cross-validated AUC: in each of the `k` grouped folds its direction (higher means scoliosis, or
+    lower) is chosen on the training folds and applied to the held-out one, so no direction is chosen after seeing the
+    result (in-sample, max(AUC, 1 - AUC) is above 0.5 even for noise)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+    splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(X, y, g))
+    out = {}
+    for c in X.columns:
+        x, s = X[c].to_numpy(dtype=float), np.zeros(len(y))
+        for tr, te in splits:
+            sign = 1.0 if len(set(y[tr])) < 2 or _auc(y[tr], x[tr]) >= 0.5 else -1.0
+            s[te] = sign * x[te]
+        out[c] = round(_auc(y, s), 4)
+    return out
+
 # %% ../nbs/11_data.ipynb #c6aff400
 def _shortcut_verdict(res, auc, lo, hi):
-    "Set the verdict (and, for a shortcut, the advice) of the shortcut check `res` from its AUC and 95% interval."
+    """Set the verdict (and, for a shortcut, the advice) of the shortcut check `res` from its AUC and 95% interval:
+    flagged on the interval's lower bound, and metadata above chance named whenever the lower bound is above 0.5."""
     top = sorted(res['feature_auc'].items(), key=lambda kv: -kv[1])[:3]
     strongest = ', '.join(f'{n} (AUC {a:.2f})' for n, a in top)
     ci = f'ROC-AUC {auc:.2f}, 95% CI {lo:.2f}-{hi:.2f}'
@@ -766,24 +781,26 @@ def _shortcut_verdict(res, auc, lo, hi):
         res['verdict'] = (f'SHORTCUT: metadata alone predicts the label ({ci}); a model can score well without looking at '
                           f'the spine. Strongest: {strongest}.')
         res['advice'] = list(SHORTCUT_ADVICE)
-    elif auc >= 0.65: res['verdict'] = f'weak metadata signal ({ci}); strongest: {strongest}. Worth checking where it comes from.'
-    else: res['verdict'] = f'no shortcut: metadata does not predict the label ({ci}).'
+    elif res['above_chance']:
+        res['verdict'] = (f'metadata predicts the label better than chance ({ci}); strongest: {strongest}. Part of a model\'s '
+                          'performance may come from it: check where it comes from.')
+    elif auc >= 0.65: res['verdict'] = f'possible weak metadata signal ({ci}, not distinguishable from chance); strongest: {strongest}.'
+    else: res['verdict'] = f'no shortcut: metadata does not predict the label better than chance ({ci}).'
 
 # %% ../nbs/11_data.ipynb #8206278a
-def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, n_boot:int=1000, folds:int=5)->dict:
+def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, folds:int=5)->dict:
     """How well `features` (metadata, one row per image) predict the label `y` (0/1): cross-validated ROC-AUC of a
-    random forest with a 95% bootstrap CI, each feature's own AUC, and a verdict with advice at `SHORTCUT_AUC` or above."""
+    random forest with a 95% interval (clustered by `groups`), each feature's cross-validated AUC, and a verdict: a
+    shortcut (with advice) when the interval's lower bound is above `SHORTCUT_LOWER` or the AUC reaches `SHORTCUT_AUC`,
+    `above_chance` when the lower bound is above 0.5."""
     y = np.asarray(y).astype(int)
     counts = np.bincount(y, minlength=2)
     res = dict(auc=None, ci=None, n=int(len(y)), folds=0, features=list(features.columns), feature_auc={},
-               threshold=SHORTCUT_AUC, shortcut=False, verdict='', advice=[])
+               threshold=SHORTCUT_AUC, lower_threshold=SHORTCUT_LOWER, shortcut=False, above_chance=False, verdict='', advice=[])
     if counts.min() < 5:
         res['verdict'] = f'not run: the smaller class has {counts.min()} readable images (at least 5 are needed)'
         return res
     X = _metadata_matrix(features)
-    for c in X.columns:
-        a = _auc(y, X[c].to_numpy())
-        res['feature_auc'][c] = round(max(a, 1 - a), 4)
     if X.shape[1] == 0:
         res.update(auc=0.5, ci=[0.5, 0.5], verdict='no shortcut: every image has the same metadata')
         return res
@@ -792,10 +809,12 @@ def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, n_boot:int
     if k < 2:
         res['verdict'] = 'not run: too few independent images per class for cross-validation'
         return res
+    res['feature_auc'] = _feature_auc_cv(X, y, g, k, seed)
     oof = _oof_forest(X.to_numpy(), y, g, k, seed)
     auc = _auc(y, oof)
-    lo, hi = _boot_ci(y, oof, seed, n_boot)
-    res.update(auc=round(auc, 4), ci=[round(float(lo), 4), round(float(hi), 4)], folds=k, shortcut=bool(auc >= SHORTCUT_AUC))
+    lo, hi = _boot_ci(y, oof, g)
+    res.update(auc=round(auc, 4), ci=[round(float(lo), 4), round(float(hi), 4)], folds=k,
+               shortcut=bool(lo > SHORTCUT_LOWER or auc >= SHORTCUT_AUC), above_chance=bool(lo > 0.5))
     _shortcut_verdict(res, auc, lo, hi)
     return res
 
@@ -918,7 +937,7 @@ def _shortcut_lines(s)->list:
     if s['auc'] is not None and s['ci'] is not None:
         L.append(f"  ROC-AUC {s['auc']:.2f} (95% CI {s['ci'][0]:.2f}-{s['ci'][1]:.2f}), random forest, {s['folds']}-fold CV grouped by duplicates and patients")
     if s['feature_auc']:
-        L.append('  per feature: ' + ', '.join(f'{k} {v:.2f}' for k, v in sorted(s['feature_auc'].items(), key=lambda kv: -kv[1])))
+        L.append('  per feature (cross-validated): ' + ', '.join(f'{k} {v:.2f}' for k, v in sorted(s['feature_auc'].items(), key=lambda kv: -kv[1])))
     L.append(('  WARNING ' if s['shortcut'] else '  ') + s['verdict'])
     if s['advice']: L += ['  What to do:'] + [f'   - {a}' for a in s['advice']]
     return L

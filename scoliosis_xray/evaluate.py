@@ -7,7 +7,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/evaluate.html.md"""
 # %% auto #0
 __all__ = ['save_metrics', 'format_ci', 'metrics_table', 'summarize_cv', 'cv_table', 'plot_cv', 'limitations', 'write_report',
            'EvaluationError', 'checkpoint_cache', 'run_cache', 'predict_frame', 'training_overlap', 'evaluate_run',
-           'cross_validate', 'load_checkpoint_weights']
+           'cross_validate', 'load_checkpoint_weights', 'compare_runs', 'compare_table']
 
 # %% ../nbs/16_evaluate.ipynb #27c58129
 import base64, hashlib, html, json, re, warnings
@@ -19,7 +19,8 @@ from matplotlib.figure import Figure
 
 from .core import CLASSES, atomic_write, write_csv, tb_writer
 from .run import Run, RunError, locked, check_output_folder, foreign_entries, Checkpoint
-from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, as_binary, evaluate_predictions, json_number
+from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, FIXED_BY_DESIGN, as_binary, evaluate_predictions, json_number
+from .metrics import bootstrap_metrics, percentile_ci, compare_predictions, calibration_summary, platt_fit, platt_apply
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
 from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
@@ -38,36 +39,59 @@ def _fmt(v, digits=3):
     return f'{v:.{digits}f}'
 
 def format_ci(m:dict, digits:int=3)->str:
-    "One metric entry of `evaluate_predictions` as 'value (low-high)'."
+    """One metric entry of `evaluate_predictions` as 'value (low-high)'; 'undefined' where the metric is (PPV with no
+    image called scoliosis), and the number of undefined bootstrap resamples where there were any."""
+    if m.get('value') is None and 'ci' in m: return 'undefined'
     s = _fmt(m['value'], digits)
-    return s + (f" ({_fmt(m['ci'][0], digits)}-{_fmt(m['ci'][1], digits)})" if m.get('ci') else '')
+    s += f" ({_fmt(m['ci'][0], digits)}-{_fmt(m['ci'][1], digits)})" if m.get('ci') else ''
+    return s + (f" [{m['undefined_resamples']} resamples undefined]" if m.get('undefined_resamples') else '')
 
 def metrics_table(metrics:dict, digits:int=3)->pd.DataFrame:
-    "The metrics of `evaluate_predictions` as a table: a row per metric, a column per operating point ('value (95% CI)')."
+    """The metrics of `evaluate_predictions` as a table: a row per metric, a column per operating point ('value (95% CI)'),
+    and the method of the interval."""
     cols = {}
     for name, op in metrics['operating_points'].items():
         t = op['threshold']
         head = f"threshold {t:.3g}" if isinstance(t, float) else 'per-fold thresholds'
         cols[f'{head} ({name})'] = [format_ci(op['metrics'][k], digits) for k in METRICS]
+    first = next(iter(metrics['operating_points'].values()))['metrics']
+    cols['interval'] = [first[k].get('method', metrics['ci']['method']) if first[k].get('ci') or k == 'ece' else '' for k in METRICS]
     lab = [METRIC_LABELS[k] + (' †' if k in THRESHOLD_FREE else '') for k in METRICS]
     return pd.DataFrame(cols, index=pd.Index(lab, name=f"metric ({int(metrics['ci']['level'] * 100)}% CI)"))
 
 # %% ../nbs/16_evaluate.ipynb #9bfbd566
+def _fold_mean(per, folds_xy, n_boot, seed, level):
+    """The mean over folds of each metric at the folds' chosen thresholds, with a percentile interval from stratified
+    bootstraps within each fold (clustered where a fold gives `groups`), averaged resample by resample."""
+    boots = [bootstrap_metrics(y, p, (t,), n_boot=n_boot, seed=seed + i, groups=g) for i, (y, p, t, g) in enumerate(folds_xy)]
+    out = {}
+    for k in METRICS:
+        if k in FIXED_BY_DESIGN: continue
+        vals = [r['operating_points']['chosen']['metrics'][k]['value'] for r in per]
+        arr = np.stack([b['threshold_free'][k] if k in THRESHOLD_FREE else b['at'][0][k] for b in boots])
+        ci, und = percentile_ci(arr.mean(0), level)                  # a resample is undefined if any fold's is
+        out[k] = dict(value=json_number(np.mean(vals)) if None not in vals else None, ci=ci, undefined_resamples=und,
+                      method='mean of per-fold values; stratified bootstrap within each fold')
+    return out
+
 def summarize_cv(folds:list, n_boot:int=2000, seed:int=0, level:float=0.95, positive=CLASSES[1])->dict:
     """Cross-validation summary from per-fold out-of-fold predictions: a list of dicts with `y_true`, `prob`, and
-    optionally `threshold` (default 0.5) and `cobb`. Returns per-fold results, the spread of each metric across folds
-    (mean, sd, min, max) and pooled metrics with bootstrap CIs (see above). JSON-ready."""
+    optionally `threshold` (default 0.5), `cobb` and `groups`. Returns per-fold results, the spread of each metric
+    across folds, the mean over folds with its interval (`fold_mean`, the headline) and the pooled metrics (models
+    mixed; see above). JSON-ready."""
     if len(folds) < 2: raise ValueError(f'cross-validation needs at least 2 folds, got {len(folds)}')
-    per, ys, ps, ts, cs = [], [], [], [], []
+    per, ys, ps, ts, cs, xy = [], [], [], [], [], []
     for i, f in enumerate(folds):
         missing = {'y_true', 'prob'} - set(f)
         if missing: raise ValueError(f'fold {i} lacks {sorted(missing)}')
         t = f.get('threshold', 0.5)
         r = evaluate_predictions(f['y_true'], f['prob'], threshold=t, cobb=f.get('cobb'), n_boot=n_boot, seed=seed + i,
-                                 level=level, threshold_source=f.get('threshold_source', f'fold {i} validation'), positive=positive)
+                                 level=level, threshold_source=f.get('threshold_source', f'fold {i} validation'), positive=positive,
+                                 groups=f.get('groups'), threshold_from='validation')
         per.append(dict(fold=i, **r))
         y = as_binary(f['y_true'], positive); ys.append(y); ps.append(np.asarray(f['prob'], float)); ts.append(np.full(len(y), float(t)))
         cs.append(np.asarray(f['cobb'], float) if f.get('cobb') is not None else np.full(len(y), np.nan))
+        xy.append((y, ps[-1], float(t), f.get('groups')))
     spread = {}
     for k in METRICS:
         if k == 'n': continue
@@ -78,31 +102,36 @@ def summarize_cv(folds:list, n_boot:int=2000, seed:int=0, level:float=0.95, posi
     has_cobb = any(f.get('cobb') is not None for f in folds)
     pooled = evaluate_predictions(np.concatenate(ys), np.concatenate(ps), threshold=np.concatenate(ts),
                                   cobb=np.concatenate(cs) if has_cobb else None, n_boot=n_boot, seed=seed, level=level,
-                                  threshold_source="each fold's own", positive=positive)
-    return dict(n_folds=len(folds), folds=per, spread=spread, pooled=pooled)
+                                  threshold_source="each fold's own", positive=positive, threshold_from='validation')
+    return dict(n_folds=len(folds), folds=per, spread=spread, fold_mean=_fold_mean(per, xy, n_boot, seed, level), pooled=pooled)
 
 # %% ../nbs/16_evaluate.ipynb #6dd78d94
 def cv_table(summary:dict, digits:int=3)->pd.DataFrame:
-    "The cross-validation summary as a table: per metric, the pooled value with its CI and the spread across folds."
+    """The cross-validation summary as a table: per metric, the mean over folds with its CI (the headline), the spread
+    across folds, and the pooled value (all folds' scores together: several models' scales mixed)."""
     pooled = summary['pooled']['operating_points']['chosen']['metrics']
+    fm = summary.get('fold_mean') or {}
     rows = []
     for k, s in summary['spread'].items():
-        rows.append({'metric': METRIC_LABELS[k], 'pooled (95% CI)': format_ci(pooled[k], digits),
-                     'fold mean': _fmt(s['mean'], digits), 'fold sd': _fmt(s['sd'], digits),
-                     'fold min': _fmt(s['min'], digits), 'fold max': _fmt(s['max'], digits)})
+        if k == 'prevalence': continue
+        rows.append({'metric': METRIC_LABELS[k], 'mean of folds (95% CI)': format_ci(fm[k], digits) if k in fm else _fmt(s['mean'], digits),
+                     'fold sd': _fmt(s['sd'], digits), 'fold min': _fmt(s['min'], digits), 'fold max': _fmt(s['max'], digits),
+                     'pooled, models mixed (95% CI)': format_ci(pooled[k], digits)})
     return pd.DataFrame(rows).set_index('metric')
 
 def plot_cv(summary:dict, metrics=('roc_auc', 'sensitivity', 'specificity', 'balanced_accuracy', 'ppv', 'npv'), ax=None,
-            title='Cross-validation: folds and pooled 95% CI')->Figure:
-    "Each fold's value (dots) and the pooled estimate with its bootstrap CI (bar), per metric."
+            title='Cross-validation: folds and their mean (95% CI)')->Figure:
+    "Each fold's value (dots), the mean over folds with its CI (bar) and, for reference, the pooled value (models mixed)."
     fig, ax = figure_axes(ax, (6.0, 0.45 * len(metrics) + 1.2))
     pooled = summary['pooled']['operating_points']['chosen']['metrics']
+    fm = summary.get('fold_mean') or {}
     for j, k in enumerate(metrics):
         v = [x for x in summary['spread'][k]['values'] if x is not None]
         ax.plot(v, np.full(len(v), j) + np.linspace(-0.12, 0.12, len(v)), 'o', color='tab:blue', ms=4, alpha=0.8, label='fold' if j == 0 else None)
-        m = pooled[k]
-        if m['ci']: ax.plot(m['ci'], [j, j], '-', color='k', lw=2, label='pooled 95% CI' if j == 0 else None)
-        if m['value'] is not None: ax.plot(m['value'], j, '|', color='tab:red', ms=14, mew=2, label='pooled' if j == 0 else None)
+        m = fm.get(k)
+        if m and m['ci']: ax.plot(m['ci'], [j, j], '-', color='k', lw=2, label='mean of folds, 95% CI' if j == 0 else None)
+        if m and m['value'] is not None: ax.plot(m['value'], j, '|', color='tab:red', ms=14, mew=2, label='mean of folds' if j == 0 else None)
+        if pooled[k]['value'] is not None: ax.plot(pooled[k]['value'], j + 0.3, 'x', color='0.4', ms=5, label='pooled (models mixed)' if j == 0 else None)
     ax.set_yticks(range(len(metrics)), [METRIC_LABELS[k] for k in metrics])
     ax.invert_yaxis()
     ax.set(xlim=(0, 1.02), xlabel='value', title=title)
@@ -115,26 +144,72 @@ def plot_cv(summary:dict, metrics=('roc_auc', 'sensitivity', 'specificity', 'bal
 def _pct(v): return f'{100 * v:.0f}%'
 
 # %% ../nbs/16_evaluate.ipynb #15de23e1
+def _calibration_sentence(m, train):
+    "The calibration limitation: miscalibration shown by the tests (and what pos_weight does), or too few images to tell."
+    cal = m.get('calibration')
+    if not cal:                                                        # older metrics.json: the ECE alone
+        ece = m['operating_points'].get('chosen', m['operating_points']['default'])['metrics']['ece']['value']
+        return (f'The expected calibration error is {ece:.2f}; read the probabilities as scores, not as risks.' if ece is not None and ece > 0.1 else None)
+    a, b = cal.get('intercept'), cal.get('slope')
+    off = (cal['p_observed_vs_expected'] < 0.05 or (a is not None and not a['ci'][0] <= 0 <= a['ci'][1])
+           or (b is not None and not b['ci'][0] <= 1 <= b['ci'][1]))
+    w = train.get('pos_weight')
+    pw = (f" Training weighted the scoliosis images by pos_weight = {w:.3f}, which multiplies the predicted odds of scoliosis by {w:.3f}"
+          f"{' (probabilities too low)' if w < 1 else ' (probabilities too high)'}; a recalibration fitted on validation data would undo it."
+          if isinstance(w, (int, float)) and abs(w - 1) > 0.05 else '')
+    if off:
+        s = (f"The predicted probabilities are miscalibrated: {cal['observed']} images with scoliosis against {cal['expected']:.1f} expected "
+             f"(p = {cal['p_observed_vs_expected']:.3f})")
+        if a is not None and b is not None:
+            s += f", calibration intercept {a['value']:.2f} ({a['ci'][0]:.2f} to {a['ci'][1]:.2f}), slope {b['value']:.2f} ({b['ci'][0]:.2f} to {b['ci'][1]:.2f})"
+        return s + '; read them as scores, not as risks.' + pw
+    if cal['ece'] > 0.1 or pw:
+        return (f"These images cannot show whether the probabilities are calibrated: the expected calibration error is {cal['ece']:.2f}, "
+                f"where a perfectly calibrated model would give about {cal['ece_if_calibrated']:.2f} on {m['n']} images (p = {cal['p_ece']:.2f}), and "
+                f"{cal['observed']} images with scoliosis were observed against {cal['expected']:.1f} expected." + pw)
+    return None
+
+def _shortcut_sentence(sc)->list:
+    "The shortcut limitation: flagged, metadata above chance, or no check recorded."
+    if isinstance(sc, dict) and sc.get('flagged'):
+        return ['The data audit flagged a possible shortcut: ' + str(sc.get('summary', 'a feature other than the spine separates the classes'))
+                .rstrip('.') + '. The model may have learned it instead of the curvature, and would then fail where it is absent.']
+    if isinstance(sc, dict) and sc.get('above_chance'):
+        return ['Image metadata (size, format, bit depth) predicts the label better than chance, though below the shortcut flag '
+                f"(data audit: {str(sc.get('summary', '')).rstrip('.')}); part of the model's performance may come from it rather than from the spine."]
+    if sc is None:
+        return ['No shortcut check of the data was recorded, so it is unknown whether something other than the spine (labels, rulers, image size) separates the classes.']
+    return []
+
+def _mild_sentence(mild)->list:
+    "The mild-curve limitation: none in the test set, too few (or too uncertain) to tell, or many missed; with the interval."
+    if mild is None: return ['No Cobb angles were available, so it is unknown how the misses are distributed over mild, moderate and severe curves.']
+    if mild['of'] == 0: return ['The test set holds no mild curve (10-25°), the hardest and clinically most important case, so nothing is known about them.']
+    ci = f"95% CI {_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}"
+    if mild['of'] < 20 or mild['ci'][1] - mild['ci'][0] > 0.2:
+        return [f"{'Only ' if mild['of'] < 20 else ''}{mild['of']} mild curves (10-25°) are in the test set and {mild['missed']} of them were missed; "
+                f"the miss rate for mild curves is poorly determined ({ci})."]
+    if mild['rate'] is not None and mild['rate'] > 0.2:
+        return [f"{mild['missed']} of {mild['of']} mild curves (10-25°) were missed ({_pct(mild['rate'])}, {ci}); "
+                'aggregate sensitivity hides that mild curves are where the model fails.']
+    return []
+
 def limitations(facts:dict)->list:
     "Plain-language limitations of an evaluation, one sentence (or two) each, generated from `facts` (see `write_report`)."
     m = facts['metrics']; data = facts.get('data') or {}; train = facts.get('training') or {}
     ops = m['operating_points']; op = ops.get('chosen', ops['default']); mm = op['metrics']
     out = []
     n, npos, nneg = m['n'], m['n_positive'], m['n_negative']
-    auc, sens, spec = mm['roc_auc'], mm['sensitivity'], mm['specificity']
     wide = [(name, mm[k]) for k, name in (('sensitivity', 'sensitivity'), ('specificity', 'specificity'), ('roc_auc', 'ROC-AUC'))
             if mm[k]['ci'] and mm[k]['ci'][1] - mm[k]['ci'][0] > 0.1]
     if min(npos, nneg) < 100 or wide:
         s = f'The test set is small ({n} images: {npos} with scoliosis, {nneg} without), so the numbers are uncertain'
         if wide:
-            s += ': ' + '; '.join(f'{name} could be anywhere from {v["ci"][0]:.2f} to {v["ci"][1]:.2f}' for name, v in wide)
-        out.append(s + '. Differences smaller than these intervals between models or settings are not evidence of a difference.')
-    sc = data.get('shortcut_check')
-    if isinstance(sc, dict) and sc.get('flagged'):
-        out.append('The data audit flagged a possible shortcut: ' + str(sc.get('summary', 'a feature other than the spine separates the classes'))
-                   .rstrip('.') + '. The model may have learned it instead of the curvature, and would then fail where it is absent.')
-    elif sc is None:
-        out.append('No shortcut check of the data was recorded, so it is unknown whether something other than the spine (labels, rulers, image size) separates the classes.')
+            s += ('; the 95% confidence intervals, the ranges of true values consistent with these images, are wide: '
+                  + '; '.join(f'{name} {v["ci"][0]:.2f} to {v["ci"][1]:.2f}' for name, v in wide))
+        out.append(s + '. To compare two models or settings on these same images use `scoliosis-xray compare`, '
+                   'a paired test that can detect differences smaller than these intervals.')
+    out += _shortcut_sentence(data.get('shortcut_check'))
     if data.get('synthetic'):
         out.append('All images are synthetic radiographs: these numbers show that the workflow runs and what it can measure, '
                    'not how the model performs on patients.')
@@ -145,27 +220,24 @@ def limitations(facts:dict)->list:
             why = ' (ImageNet weights were requested but were not available)' if req == 'imagenet' else ''
             out.append(f'The backbone started from random weights, not from ImageNet pre-training{why}; '
                        'with this little data that usually costs accuracy, so results with pre-trained weights may differ.')
-    mild = op.get('mild_missed')
-    if mild is not None:
-        if mild['of'] == 0: out.append('The test set holds no mild curve (10-25°), the hardest and clinically most important case, so nothing is known about them.')
-        elif mild['of'] < 20:
-            out.append(f"Only {mild['of']} mild curves (10-25°) are in the test set and {mild['missed']} of them were missed; "
-                       f"the miss rate for mild curves is poorly determined (95% CI {_pct(mild['ci'][0])}-{_pct(mild['ci'][1])}).")
-        elif mild['rate'] is not None and mild['rate'] > 0.2:
-            out.append(f"{mild['missed']} of {mild['of']} mild curves (10-25°) were missed ({_pct(mild['rate'])}); "
-                       'aggregate sensitivity hides that mild curves are where the model fails.')
-    else:
-        out.append('No Cobb angles were available, so it is unknown how the misses are distributed over mild, moderate and severe curves.')
-    src = str(op.get('threshold_source') or '').lower()
+    out += _mild_sentence(op.get('mild_missed'))
+    tfrom = op.get('threshold_from', 'unknown') if 'chosen' in ops else None
     if 'chosen' not in ops:
         out.append('Only the default threshold 0.5 was evaluated; no threshold was chosen on validation data.')
-    elif 'test' in src or not src:
+    elif tfrom == 'test':
+        out.append('The threshold was tuned on this test set, so sensitivity and specificity are optimistic.')
+    elif tfrom != 'validation':
         out.append('The threshold was not documented as chosen on validation data; if it was tuned on this test set, sensitivity and specificity are optimistic.')
-    out.append(f"PPV and NPV depend on prevalence: this test set has {_pct(m['n_positive'] / n)} scoliosis, "
-               'and in a screening population with fewer cases the PPV would be lower.')
-    ece = mm['ece']['value']
-    if ece is not None and ece > 0.1:
-        out.append(f'The predicted probabilities are poorly calibrated (expected calibration error {ece:.2f}); read them as scores, not as risks.')
+    ap = op.get('at_prevalence')
+    s = f"PPV and NPV depend on prevalence: this test set has {_pct(m['n_positive'] / n)} scoliosis"
+    if ap and ap['ppv']['value'] is not None:
+        ci = lambda e: f" (95% CI {e['ci'][0]:.2f}-{e['ci'][1]:.2f})" if e.get('ci') else ''
+        s += (f"; at a prevalence of {100 * ap['prevalence']:.3g}% the PPV would be {ap['ppv']['value']:.2f}{ci(ap['ppv'])} "
+              f"and the NPV {ap['npv']['value']:.3f}{ci(ap['npv'])}.")
+    else: s += ', and in a screening population with fewer cases the PPV would be lower (`--prevalence` gives it at yours).'
+    out.append(s)
+    cal = _calibration_sentence(m, train)
+    if cal: out.append(cal)
     if not facts.get('cv'):
         out.append('The numbers come from one train/validation/test split; cross-validation would show how much they vary between splits.')
     if not facts.get('external'):
@@ -210,27 +282,63 @@ def _md_table(df):
 
 def _kv(d): return pd.DataFrame({'value': [_show(v) for v in d.values()]}, index=pd.Index([str(k) for k in d], name='')) if d else None
 
+# %% ../nbs/16_evaluate.ipynb #85294315
+def _calibration_table(cal):
+    "The calibration facts as a small table."
+    ci = lambda e: '-' if e is None else f"{e['value']:.2f} ({e['ci'][0]:.2f} to {e['ci'][1]:.2f})"
+    rows = {'images with scoliosis: observed / expected': f"{cal['observed']} / {cal['expected']:.1f} (p = {cal['p_observed_vs_expected']:.3f})",
+            'calibration intercept (0 if calibrated)': ci(cal['intercept']), 'calibration slope (1 if calibrated)': ci(cal['slope']),
+            'expected calibration error': f"{cal['ece']:.3f}; a calibrated model gives about {cal['ece_if_calibrated']:.3f} here (p = {cal['p_ece']:.3f})"}
+    return pd.DataFrame({'value': list(rows.values())}, index=pd.Index(list(rows), name=''))
+
+def _summary_line(facts):
+    "The report's first paragraph: the headline numbers, what the intervals are, and the threshold rule's target."
+    m = facts['metrics']; ops = m['operating_points']; op = ops.get('chosen', ops['default']); mm = op['metrics']
+    t = op['threshold'] if isinstance(op['threshold'], list) else round(op['threshold'], 3)
+    head = (f"ROC-AUC {format_ci(mm['roc_auc'])}; at threshold {t}: sensitivity {format_ci(mm['sensitivity'])}, "
+            f"specificity {format_ci(mm['specificity'])} ({int(m['ci']['level'] * 100)}% CI, {m['ci']['method']}).")
+    rule = str((facts.get('training') or {}).get('threshold_rule') or '')
+    if rule.startswith('sensitivity:'):
+        head += f" The threshold was set on validation to reach a sensitivity of {float(rule.split(':')[1]):g}; on these images it is {format_ci(mm['sensitivity'])}."
+    if op.get('mild_missed') and op['mild_missed']['of']:
+        head += f" Mild curves (10-25°) missed: {op['mild_missed']['missed']} of {op['mild_missed']['of']}."
+    cv = facts.get('cv')
+    if cv and (cv.get('fold_mean') or {}).get('roc_auc'):
+        fm = cv['fold_mean']['roc_auc']
+        head = (f"Mean ROC-AUC of the {cv['n_folds']} fold models {format_ci(fm)} ({cv['fold_mean']['roc_auc']['method']}). "
+                f"Pooled over folds (the models' scores mixed): " + head)
+    return head
+
 # %% ../nbs/16_evaluate.ipynb #97913720
 def _sections(facts):
     "The report's content as (heading, kind, payload) triples, shared by the HTML and Markdown writers."
     m = facts['metrics']; ops = m['operating_points']; op = ops.get('chosen', ops['default'])
-    mm = op['metrics']
-    head = (f"ROC-AUC {format_ci(mm['roc_auc'])}; at threshold {op['threshold'] if isinstance(op['threshold'], list) else round(op['threshold'], 3)}: "
-            f"sensitivity {format_ci(mm['sensitivity'])}, specificity {format_ci(mm['specificity'])} "
-            f"({int(m['ci']['level'] * 100)}% CI, {m['ci']['method']}, {m['ci']['n_boot']} resamples, seed {m['ci']['seed']}).")
-    if op.get('mild_missed') and op['mild_missed']['of']:
-        head += f" Mild curves (10-25°) missed: {op['mild_missed']['missed']} of {op['mild_missed']['of']}."
-    secs = [('Summary', 'text', head), ('Limitations', 'limits', ' '.join(limitations(facts)))]
+    secs = [('Summary', 'text', _summary_line(facts)), ('Limitations', 'limits', ' '.join(limitations(facts)))]
     if facts.get('data'):
         d = dict(facts['data']); sc = d.pop('shortcut_check', None)
         secs.append(('Data', 'table', _kv(d)))
         if isinstance(sc, dict):
-            secs.append(('Shortcut check', 'text', ('FLAGGED: ' if sc.get('flagged') else 'passed: ') + str(sc.get('summary', ''))))
+            secs.append(('Shortcut check', 'text', ('FLAGGED: ' if sc.get('flagged') else 'metadata above chance: ' if sc.get('above_chance') else 'passed: ')
+                         + str(sc.get('summary', ''))))
     if facts.get('training'): secs.append(('Training', 'table', _kv(facts['training'])))
     if facts.get('gradcam'): secs.append(('Where the model looks (Grad-CAM, last stage)', 'table', _kv(facts['gradcam'])))
     secs.append(('Metrics', 'table', metrics_table(m)))
     secs.append(('', 'text', f"† does not depend on the threshold. Threshold source: {op.get('threshold_source') or 'not recorded'}. "
-                             f"Undefined resamples (e.g. PPV with no predicted positive) are left out of an interval."))
+                             "A 95% confidence interval is the range of true values consistent with these images: a study like this "
+                             "one gives an interval that contains the true value 95% of the time. 'undefined': the metric has no value at "
+                             "that threshold (PPV when no image is called scoliosis)."))
+    ap = op.get('at_prevalence')
+    if ap:
+        secs.append((f"PPV and NPV at a prevalence of {100 * ap['prevalence']:.3g}%", 'table',
+                     pd.DataFrame({f"at {100 * ap['prevalence']:.3g}% (95% CI)": [format_ci(ap[k]) for k in ('ppv', 'npv')],
+                                   f"this test set ({_pct(m['n_positive'] / m['n'])})": [format_ci(op['metrics'][k]) for k in ('ppv', 'npv')]},
+                                  index=pd.Index(['PPV (precision)', 'NPV'], name=''))))
+    if m.get('calibration'): secs.append(('Calibration', 'table', _calibration_table(m['calibration'])))
+    rc = m.get('recalibrated')
+    if rc and rc.get('fitted'):
+        secs.append((f"Recalibrated ({rc['method']}, {rc['fitted_on']} images: intercept {rc['intercept']:.2f}, slope {rc['slope']:.2f})", 'table',
+                     _calibration_table(rc['calibration'])))
+    elif rc: secs.append(('Recalibration', 'text', f"not done: {rc['reason']}."))
     conf = pd.DataFrame({name: [o['confusion'][k] for k in ('tp', 'fn', 'fp', 'tn')] for name, o in ops.items()},
                         index=pd.Index(['true positives', 'false negatives (missed)', 'false positives', 'true negatives'], name='confusion'))
     secs.append(('Confusion matrix', 'table', conf))
@@ -337,13 +445,19 @@ def _is_synthetic(src)->bool:
     p = Path(src)
     return (p / 'synth.json').is_file() if p.is_dir() else False
 
-def _data_facts(src, df, rows, failures, audit_rep, split, external):
+def _data_facts(src, df, rows, failures, audit_rep, split, external, model_auc=None):
+    """The report's data facts; the audit's shortcut check is flagged when the audit flagged it or when metadata alone
+    (above chance) comes within 0.05 of the model's ROC-AUC `model_auc`."""
     sc = (audit_rep or {}).get('shortcut') or {}
     d = dict(source=str(src), images_in_dataset=len(df), evaluated_split='all images' if external else split, evaluated=len(rows),
              scoliosis=int(rows.y.sum()), normal=int(len(rows) - rows.y.sum()), unreadable_skipped=len(failures),
              synthetic=_is_synthetic(src))
     if audit_rep is not None:
-        d['shortcut_check'] = dict(flagged=bool(sc.get('shortcut')), summary=sc.get('verdict', ''))
+        lo = (sc.get('ci') or [None])[0]
+        above = bool(sc.get('above_chance', lo is not None and lo > 0.5))
+        close = above and sc.get('auc') is not None and model_auc is not None and sc['auc'] >= model_auc - 0.05
+        d['shortcut_check'] = dict(flagged=bool(sc.get('shortcut')) or close, above_chance=above, summary=sc.get('verdict', '')
+                                   + (f" Metadata alone (ROC-AUC {sc['auc']:.2f}) nearly matches the model (ROC-AUC {model_auc:.2f})." if close else ''))
         d['near_duplicate_groups'] = len(audit_rep.get('near_duplicates', []))
     return d
 
@@ -427,20 +541,48 @@ def _audit(run, out, src, external, progress):
     return audit_rep
 
 def _training_facts(run, ck, thr)->dict:
-    "What the report says about the training: backbone, weights, input, epochs, best epoch, threshold and its rule, seed, commit."
+    """What the report says about the training: backbone, weights, input, epochs, best epoch (its validation AUC marked
+    as optimistic), threshold and its rule, pos_weight, seed, commit."""
     best = run.load_metrics() if run.metrics_file.is_file() else {}
+    data = run.recorded('data', {}) or {}
+    n_val = sum((data.get('counts') or {}).get('val', {}).values()) or None
+    epochs = len(best.get('history', []))
+    bv = (best.get('best') or {}).get('roc_auc')
     return dict(backbone=ck.backbone, weights_requested=ck.weights.get('requested'), weights_used=ck.weights.get('used'),
-                image_size='x'.join(map(str, ck.preprocess.size)), epochs_run=len(best.get('history', [])),
-                best_epoch=ck.epoch, best_val_roc_auc=(best.get('best') or {}).get('roc_auc'),
-                threshold=round(thr, 4), threshold_rule=ck.threshold_method, seed=run.settings().seed,
+                image_size='x'.join(map(str, ck.preprocess.size)), epochs_run=epochs,
+                best_epoch=ck.epoch, best_val_roc_auc=bv,
+                best_val_roc_auc_note=(f'the best of {epochs} epochs on {n_val or "the"} validation images: optimistic, the test numbers are the estimate'
+                                       if bv is not None else None),
+                threshold=round(thr, 4), threshold_rule=ck.threshold_method, pos_weight=data.get('pos_weight'), seed=run.settings().seed,
                 git_commit=run.recorded('environment', {}).get('git_commit'))
+
+# %% ../nbs/16_evaluate.ipynb #7a2abca9
+def _recalibration(run, model, ck, cache, dev, batch_size, y, p, n_boot, seed):
+    "`(facts, recalibrated probabilities)`: Platt scaling fitted on the run's validation split, applied to `p` and tested on `y`."
+    own = run.data_path()
+    if own is None: return dict(fitted=False, reason="the run's own data (with its validation split) is not where it was"), None
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                                   # "evaluating the val split": intended here
+        vrows, _ = _rows(run, load_dataset(own), own, 'val', False, cache)
+    okv, _ = cache.build(vrows, progress=False)
+    if len(okv) == 0: return dict(fitted=False, reason='no readable validation image'), None
+    pv = predict_frame(model, okv, cache, dev, batch_size, progress=False, amp=ck.amp)
+    prm = platt_fit(okv.y.to_numpy(), pv)
+    if prm is None: return dict(fitted=False, reason='the validation split cannot fit it (one class, or perfectly separated)'), None
+    pr = platt_apply(prm, p)
+    return dict(fitted=True, method='Platt scaling fitted on the validation split', fitted_on=int(len(okv)), **prm,
+                brier_before=float(np.mean((p - y) ** 2)), brier_after=float(np.mean((pr - y) ** 2)),
+                calibration=calibration_summary(y, pr, n_boot, seed)), pr
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
 def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
-                 progress:bool=True, tensorboard:bool=True)->dict:
+                 progress:bool=True, tensorboard:bool=True, prevalence:float=None, recalibrate:bool=False)->dict:
     """Evaluate the best checkpoint of training run `run` on `split` of its own data, or on all of `data` (external
-    validation). Writes metrics.json, predictions.csv, figures, facts.json and report.html/md; returns
-    dict(metrics, out, report, facts)."""
+    validation). Intervals are clustered by the run's patient and duplicate groups when a group holds several images;
+    with `prevalence`, PPV and NPV are also given at that prevalence; with `recalibrate`, the probabilities are also
+    recalibrated by Platt scaling fitted on the run's validation split (`_recalibration`). Writes metrics.json,
+    predictions.csv, figures, facts.json and report.html/md; returns dict(metrics, out, report, facts)."""
+    if prevalence is not None and not 0 < prevalence < 1: raise EvaluationError(f'--prevalence must be between 0 and 1 (e.g. 0.03 for 3%), not {prevalence}')
     run, dev = Run(run), resolve_device(device)
     model, ck, src, df, external = _open_run(run, data, dev)
     cache = run_cache(run, ck)
@@ -459,16 +601,23 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
         thr = ck.threshold
         tsrc = f"validation split of {run.name} ({ck.threshold_method}, best epoch {ck.epoch})"
-        m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc)
+        grp = ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None   # patients with several films
+        m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc,
+                                 threshold_from='validation', groups=grp, prevalence=prevalence)
+        pr_recal = None
+        if recalibrate:
+            m['recalibrated'], pr_recal = _recalibration(run, model, ck, cache, dev, batch_size, ok.y.to_numpy(), p, n_boot, seed)
         save_metrics(m, out / 'metrics.json')
         write_csv(out / 'predictions.csv', pd.DataFrame(dict(path=ok.path, label=ok.label, y=ok.y, prob=p, predicted=np.where(p >= thr, CLASSES[1], CLASSES[0]),
-                                                             cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)))
+                                                             cobb_angle=ok.cobb_angle if 'cobb_angle' in ok else np.nan)
+                                                        | (dict(prob_recalibrated=pr_recal) if pr_recal is not None else {})))
         figs = _figures(ok.y.to_numpy(), p, thr, m)
         fig_paths = _save_figures(out, figs)
         audit_rep = _audit(run, out, src, external, progress)
         facts = dict(title=f'scoliosis-xray evaluation: {run.name}', run=str(run.path), split='all images' if external else split,
                      external=external, metrics=m, figures=fig_paths,
-                     data=_data_facts(src, df, ok, failures, audit_rep, split, external) | (dict(left_out_seen_in_training=overlap) if external else {}),
+                     data=_data_facts(src, df, ok, failures, audit_rep, split, external, m['operating_points']['chosen']['metrics']['roc_auc']['value'])
+                          | (dict(left_out_seen_in_training=overlap) if external else {}),
                      tensorboard_tag=name if external else f'eval/{split}', training=_training_facts(run, ck, thr))
         atomic_write(out / 'facts.json', json.dumps(facts, indent=1, default=str) + '\n')
         rep = write_report(out, facts)
@@ -499,7 +648,8 @@ def _fold_predictions(run:Run, sp, cfg0)->dict:
     ok, _ = pc.build(sp[sp.split == 'test'].reset_index(drop=True), progress=False)
     p = predict_frame(model, ok, pc, dev, progress=False, amp=cfg0.amp)
     return dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck.threshold,
-                cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None)
+                cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None,
+                groups=ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None)
 
 def _train_fold(data, out:Path, i:int, sp, seed:int, progress:bool, overwrite:bool, train_kw:dict)->Run:
     "Train fold `i` in `out/fold<i>`, or reuse it when it was trained with these settings, data and folds."
@@ -546,3 +696,46 @@ def load_checkpoint_weights(run)->str:
     "What a run's model started from (`weights_used` of its config.json)."
     try: return json.loads((Path(run) / 'config.json').read_text())['weights'].get('used')
     except (OSError, ValueError, KeyError): return None
+
+# %% ../nbs/16_evaluate.ipynb #4070c7d7
+def _evaluation(run, eval_name:str='eval'):
+    "(predictions, chosen threshold, folder) of an evaluated run `run` (its `eval_name` folder), or of an evaluation folder given directly."
+    p = Path(run)
+    ev = p if (p / 'predictions.csv').is_file() else p / eval_name
+    if not (ev / 'predictions.csv').is_file():
+        raise EvaluationError(f'{p}: no evaluation to compare ({ev / "predictions.csv"} is missing); run `scoliosis-xray evaluate --run {p}` first')
+    try:
+        pr = pd.read_csv(ev / 'predictions.csv')
+        ops = json.loads((ev / 'metrics.json').read_text())['operating_points']
+        t = ops.get('chosen', ops['default'])['threshold']
+        pr = pr[['path', 'y', 'prob']]
+    except (OSError, ValueError, KeyError) as e:
+        raise EvaluationError(f'{ev}: its predictions.csv or metrics.json cannot be read ({e}); evaluate the run again') from None
+    if isinstance(t, list): raise EvaluationError(f'{ev}: holds pooled cross-validation predictions (one threshold per fold); compare single runs')
+    return pr, float(t), ev
+
+def compare_runs(run_a, run_b, eval_name:str='eval', n_boot:int=2000, seed:int=0, level:float=0.95)->dict:
+    """Compare two evaluated runs on the test images they share (matched by path, else by file name) with paired
+    tests and intervals (`compare_predictions`), each run at its own chosen threshold. Differences are b - a. JSON-ready."""
+    (pa, ta, ea), (pb, tb, eb) = _evaluation(run_a, eval_name), _evaluation(run_b, eval_name)
+    j = pa.merge(pb, on='path', suffixes=('_a', '_b'))
+    if len(j) < min(len(pa), len(pb)):                                   # moved data: match by file name when unique
+        na, nb_ = pa.assign(name=pa.path.map(lambda s: Path(s).name)), pb.assign(name=pb.path.map(lambda s: Path(s).name))
+        if na.name.is_unique and nb_.name.is_unique:
+            jn = na.merge(nb_, on='name', suffixes=('_a', '_b'))
+            if len(jn) > len(j): j = jn
+    if len(j) == 0: raise EvaluationError(f'{ea} and {eb} share no image: a paired comparison needs the same test images (evaluate both on the same data)')
+    if (j.y_a != j.y_b).any(): raise EvaluationError(f'{ea} and {eb} label {int((j.y_a != j.y_b).sum())} shared images differently: not the same data')
+    if j.y_a.nunique() < 2: raise EvaluationError(f'the {len(j)} images {ea} and {eb} share hold one class only: nothing to compare')
+    res = compare_predictions(j.y_a.to_numpy(), j.prob_a.to_numpy(), j.prob_b.to_numpy(), ta, tb, n_boot, seed, level)
+    return dict(a=str(ea), b=str(eb), thresholds=[ta, tb], shared=int(len(j)), only_a=int(len(pa) - len(j)), only_b=int(len(pb) - len(j)), **res)
+
+def compare_table(res:dict, digits:int=3)->pd.DataFrame:
+    "The comparison as a table: per metric, both values, the difference b - a with its paired 95% interval, and the paired test's p-value."
+    rows = []
+    for k, v in res['metrics'].items():
+        test = v.get('delong') or v.get('mcnemar')
+        rows.append({'metric': METRIC_LABELS[k], 'a': _fmt(v['a'], digits), 'b': _fmt(v['b'], digits),
+                     f"b - a ({int(res['level'] * 100)}% CI, paired bootstrap)": format_ci(dict(value=v['difference'], ci=v['ci'], undefined_resamples=v['undefined_resamples']), digits),
+                     'paired test': (f"DeLong p = {test['p']:.3g}" if 'delong' in v else f"McNemar p = {test['p']:.3g} ({test['only_a']} right only by a, {test['only_b']} only by b)") if test else ''})
+    return pd.DataFrame(rows).set_index('metric')

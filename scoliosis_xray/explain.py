@@ -117,6 +117,7 @@ from .augment import eval_transform
 from .train import load_model, resolve_device
 from .plots import pick_cam_examples, plot_cam_grid, figure_png
 from .evaluate import run_cache, write_report, EvaluationError
+from .metrics import exact_ci, median_ci
 
 # %% ../nbs/17_explain.ipynb #68612b15
 @functools.lru_cache(maxsize=4)
@@ -137,8 +138,10 @@ def landmarks_in_input(dataset_dir, path, size)->np.ndarray:
 def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, batch_size:int=8, out_csv=None, target_layer=None)->dict:
     """Grad-CAM's share of mass on the spine region for synthetic radiographs `paths`: the vertebrae widened by `margin`
     vertebral widths on each side (the last stage's map is coarse: one cell is 32 input pixels). Returns the median
-    share, the share of images with most of their map there, and the median area share of the region (what a map
-    spread evenly would score)."""
+    share, the share of images with most of their map there, the median area share of the region (what a map spread
+    evenly would score), and the measure to read: each image's share divided by its region's area (1: no better than
+    an even spread), its median with a distribution-free 95% interval, and the share of images above 1 with its exact
+    interval."""
     shares, areas = [], []
     size = tuple(cache.size)
     for s in range(0, len(paths), 32):
@@ -152,11 +155,18 @@ def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, b
             areas.append(float(mask.mean()))
     shares = np.array(shares, dtype=float)
     ok = ~np.isnan(shares)
-    if out_csv is not None: write_csv(out_csv, pd.DataFrame(dict(path=paths, share_on_spine=shares, region_area=areas)))
+    ratio = shares / np.maximum(np.array(areas, dtype=float), 1e-12) if areas else shares
+    if out_csv is not None: write_csv(out_csv, pd.DataFrame(dict(path=paths, share_on_spine=shares, region_area=areas, share_to_area=ratio)))
+    r3 = lambda v: None if v is None else round(float(v), 3)
+    mci, above = median_ci(ratio[ok]), int((ratio[ok] > 1).sum())
     return dict(images=int(ok.sum()), region=f'vertebrae widened by {margin:g} vertebral width(s) each side',
-                median_share_on_spine=round(float(np.median(shares[ok])), 3) if ok.any() else None,
-                share_of_images_mostly_on_spine=round(float((shares[ok] > 0.5).mean()), 3) if ok.any() else None,
-                median_region_area=round(float(np.median(areas)), 3) if areas else None)
+                median_share_on_spine=r3(np.median(shares[ok])) if ok.any() else None,
+                share_of_images_mostly_on_spine=r3((shares[ok] > 0.5).mean()) if ok.any() else None,
+                median_region_area=r3(np.median(areas)) if areas else None,
+                median_share_to_area=r3(np.median(ratio[ok])) if ok.any() else None,
+                median_share_to_area_ci=[r3(v) for v in mci] if mci else None,
+                images_above_area=r3(above / ok.sum()) if ok.any() else None,
+                images_above_area_ci=[r3(v) for v in exact_ci(above, int(ok.sum()))] if ok.any() else None)
 
 def _outcome_grid(model, pr, x_of, threshold, k, batch_size, title):
     "The Grad-CAM grid of the `k` most confident cases of each outcome among predictions `pr` (`x_of`: a path's model input)."

@@ -18,7 +18,7 @@ from PIL import Image
 
 from .core import CLASSES, to_unit_float
 from .metrics import check_predictions, threshold_array, point_metrics, expected_calibration_error, roc_auc
-from .metrics import roc_points, pr_points, average_precision, reliability_points, confusion_counts
+from .metrics import roc_points, pr_points, average_precision, reliability_points, reliability_bins, confusion_counts
 
 # %% ../nbs/03_plots.ipynb #3f2a1551
 _OP_STYLE = [('tab:red', 'o'), ('tab:gray', 's'), ('tab:green', '^'), ('tab:purple', 'D')]
@@ -84,15 +84,19 @@ def plot_pr(y_true, prob, thresholds=None, ap_ci=None, ax=None, title='Precision
 
 # %% ../nbs/03_plots.ipynb #e2c1a339
 def plot_reliability(y_true, prob, n_bins:int=10, ax=None, title='Reliability diagram')->Figure:
-    "Observed scoliosis rate against mean predicted probability per bin (scikit-learn's bins), with bin counts below and the ECE."
+    """Observed scoliosis rate against mean predicted probability per bin (scikit-learn's bins) with each bin's exact 95%
+    interval and number of images, bin counts below, and the ECE."""
     y, p = check_predictions(y_true, prob, need_both=False)
     if ax is None:
         fig = Figure(figsize=(4.6, 5.2), dpi=100)
         ax, axh = fig.subplots(2, 1, sharex=True, gridspec_kw=dict(height_ratios=[3, 1]))
     else: fig, axh = ax.figure, None
-    pt, pp = reliability_points(y, p, n_bins)
+    rb = reliability_bins(y, p, n_bins)
     ax.plot([0, 1], [0, 1], ':', color='0.6', lw=1, label='perfect calibration')
-    ax.plot(pp, pt, 'o-', color='tab:blue', label=f'model (ECE {expected_calibration_error(y, p, n_bins):.3f})')
+    ax.errorbar(rb.mean_prob, rb.observed_share, yerr=[rb.observed_share - rb.ci_low, rb.ci_high - rb.observed_share], fmt='o-',
+                color='tab:blue', ecolor='tab:blue', elinewidth=1, capsize=2, alpha=0.9,
+                label=f'model, 95% CI per bin (ECE {expected_calibration_error(y, p, n_bins):.3f})')
+    for x_, s_, n_ in zip(rb.mean_prob, rb.observed_share, rb.n): ax.annotate(f'n={n_}', (x_, s_), xytext=(4, -10), textcoords='offset points', fontsize=7, color='0.3')
     ax.set(ylabel='observed share with scoliosis', title=title, xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
     ax.legend(loc='upper left', fontsize=8)
     ax.grid(alpha=0.3)
