@@ -9,13 +9,17 @@ DEMO ?= demo
 # The checkout's own package always wins over whatever the venv's editable install points at.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: help install install-dev demo test test-slow docs-check readme export notebooks deploy undeploy clean
+.PHONY: help install install-dev install-lab lab demo test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
 
 help:
 	@echo "make demo        set up .venv and run the main job on the default synthetic data"
 	@echo "make test        set up .venv with dev extras and run every check CI runs"
 	@echo "make test-slow   also run the notebook cells flagged #| slow"
-	@echo "make docs-check  render the notebooks' saved outputs to HTML (no Quarto) and check every page"
+	@echo "make lab         set up .venv, register the scoliosis-xray kernel and start JupyterLab on nbs/ (prints the URL)"
+	@echo "make docs        the docs site in _docs/: Quarto (nbdev-docs) when installed, else the offline build"
+	@echo "make docs-check  build the offline docs site (_docs_check/) and check every page in Chromium"
+	@echo "make screenshots regenerate the JupyterLab and TensorBoard screenshots in nbs/images/ (docs page 50)"
+	@echo "make kernel-metadata  name the scoliosis-xray kernel in every notebook (after adding a notebook)"
 	@echo "make export      nbdev-export + nbdev-clean + README.md from nbs/index.ipynb"
 	@echo "make notebooks   re-execute the notebooks to refresh their saved outputs and figures"
 	@echo "make deploy      TensorBoard on AWS Fargate (needs AWS credentials, Docker, AWS CLI, Terraform; see nbs/30_deploy.ipynb)"
@@ -32,8 +36,17 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e ".[dev]"
 	touch $(VENV)/.installed $@
 
+$(VENV)/.installed-lab: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e ".[lab]"
+	touch $(VENV)/.installed $@
+
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
+install-lab: $(VENV)/.installed-lab
+
+# JupyterLab on nbs/ at 127.0.0.1 with a token; registers the kernel every notebook names (scoliosis-xray).
+lab: $(if $(wildcard $(VENV)/.installed-dev),$(VENV)/.installed-dev,$(VENV)/.installed-lab)
+	$(BIN)/python tools/lab.py
 
 demo: $(VENV)/.installed
 	DEMO=$(DEMO) SX=$(BIN)/scoliosis-xray bash tools/demo.sh
@@ -45,8 +58,21 @@ test: $(VENV)/.installed-dev
 test-slow: $(VENV)/.installed-dev
 	$(BIN)/python tools/test_all.py --flags slow
 
+docs: $(VENV)/.installed-dev
+	@if command -v quarto >/dev/null 2>&1; then $(BIN)/nbdev-docs; else \
+	  echo "Quarto is not installed: building the offline docs site instead (same directives, same sidebar)"; \
+	  $(BIN)/python tools/docs_site.py --out _docs; fi
+
 docs-check: $(VENV)/.installed-dev
+	bash tools/ensure_chromium.sh
 	$(BIN)/python tools/docs_check.py
+
+screenshots: $(VENV)/.installed-dev
+	bash tools/ensure_chromium.sh
+	SX_SCREENSHOTS=nbs/images $(BIN)/python -m pytest tests/test_browser.py -q -p no:cacheprovider -k "jupyterlab or tensorboard"
+
+kernel-metadata: $(VENV)/.installed-dev
+	$(BIN)/python tools/set_kernel.py
 
 readme: $(VENV)/.installed-dev
 	$(BIN)/python tools/readme.py
@@ -68,4 +94,4 @@ undeploy:
 	terraform -chdir=deploy/terraform destroy -var image_tag=none
 
 clean:
-	rm -rf $(DEMO) _docs _proc .pytest_cache
+	rm -rf $(DEMO) _docs _docs_check _proc _screenshots .pytest_cache

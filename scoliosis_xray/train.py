@@ -418,7 +418,8 @@ def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False,
     record_start(run, run_config(cfg, run, src, data, winfo, adjusted, float(pos_weight), fp, preprocess), ck, restart)
     train_ds, val_ds, val_loader = make_datasets(cfg, data, device)
     state = RunState.from_checkpoint(ck) if ck is not None else RunState()
-    writer = tb_writer(run.tb, purge_step=state.epoch + 1 if ck is not None else 1 if restart else None)
+    legacy = any(run.tb.glob('events.out.tfevents.*'))                 # a run begun before named sub-runs keeps its events at tb/
+    writer = tb_writer(run.tb, None if legacy else 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None)
     common = dict(backbone=cfg.backbone, dropout=cfg.dropout, classes=list(CLASSES), preprocess=PreprocessSpec.from_dict(preprocess), weights=winfo, config=asdict(cfg))
     try: state = fit(run, cfg, BinaryTask(pos_weight, cfg.threshold), model, train_ds, val_loader, state, writer, common, ck, progress, on_epoch_end)
     except KeyboardInterrupt:

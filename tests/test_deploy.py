@@ -236,9 +236,9 @@ def demo_run(tmp_path_factory):
     return make_run(work / 'demo', work)
 
 def local_scalars(run):
-    "{tag: [(step, value)]} of the event files under RUN/tb/, read locally with TensorBoard's own loader."
+    "{tag: [(step, value)]} of the training run's event files (RUN/tb/train/), read locally with TensorBoard's own loader."
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    ea = EventAccumulator(str(run / 'tb')); ea.Reload()
+    ea = EventAccumulator(str(run / 'tb' / 'train')); ea.Reload()
     return {tag: [(e.step, e.value) for e in ea.Scalars(tag)] for tag in ea.Tags()['scalars']}
 
 
@@ -538,17 +538,21 @@ def _publish_and_serve(stack, moto, aws, demo_run, tmp_path, bucket, logdir):
         base = f'http://127.0.0.1:{port}'
         expected = local_scalars(demo_run)
         assert {'loss/train', 'loss/val', 'roc_auc/val'} <= set(expected)
-        ready = wait_http(f'{base}/data/plugin/scalars/tags', 90, tb, ok=lambda b: 'demo/tb' in json.loads(b))
+        ready = wait_http(f'{base}/data/plugin/scalars/tags', 90, tb, ok=lambda b: 'demo/tb/train' in json.loads(b))
         assert ready, f'TensorBoard did not show the run:\n{log.read_text()[-4000:]}'
         envj = get_json(f'{base}/data/environment')
         assert envj['data_location'] == logdir and envj['window_title'] == 'scoliosis-xray'
         tags = get_json(f'{base}/data/plugin/scalars/tags')
-        assert set(tags['demo/tb']) == set(expected), tags
+        assert set(tags['demo/tb/train']) == set(expected), tags
         for tag, pts in expected.items():
-            got = get_json(f'{base}/data/plugin/scalars/scalars?run=demo/tb&tag={urllib.request.quote(tag)}')
+            got = get_json(f'{base}/data/plugin/scalars/scalars?run=demo/tb/train&tag={urllib.request.quote(tag)}')
             assert [(s, pytest.approx(v, rel=1e-6)) for _, s, v in got] == pts, (tag, got, pts)
         with urllib.request.urlopen(base + '/', timeout=10) as r_:
             assert r_.status == 200 and b'<html' in r_.read(2000).lower()
+        sys.path.insert(0, str(ROOT / 'tools')); import browser                   # the dashboard in a real browser: one page load
+        if browser.chromium():
+            seen = browser.page_load(f'{base}/#scalars', 'demo/tb/train', browser.SHOTS / 'tensorboard-s3.png')
+            assert seen, f'the TensorBoard page served from S3 never showed the run demo/tb/train:\n{log.read_text()[-3000:]}'
         # the health check the image and the task definition run
         hc = [sys.executable, str(TB_SRC / 'healthcheck.py')]
         assert subprocess.run(hc, env=clean_env(PORT=str(port)), timeout=30).returncode == 0
@@ -557,7 +561,7 @@ def _publish_and_serve(stack, moto, aws, demo_run, tmp_path, bucket, logdir):
         second = shutil.copytree(demo_run, tmp_path / 'second')       # another run, published by a publisher identity
         r2 = publish(second, bucket, client=moto.client('s3', aws_access_key_id=k['AccessKeyId'], aws_secret_access_key=k['SecretAccessKey']))
         assert len(r2.uploaded) == n, r2
-        assert wait_http(f'{base}/data/plugin/scalars/tags', 60, tb, ok=lambda b: 'second/tb' in json.loads(b)), log.read_text()[-3000:]
+        assert wait_http(f'{base}/data/plugin/scalars/tags', 60, tb, ok=lambda b: 'second/tb/train' in json.loads(b)), log.read_text()[-3000:]
         assert tb.poll() is None, 'TensorBoard exited'
         assert 'AccessDenied' not in log.read_text(), log.read_text()[-3000:]
     finally:

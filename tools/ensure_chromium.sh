@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Headless Chromium for the report's browser check (tests/test_predict_report.py): installed from Debian's packages
+# Headless Chromium for the browser checks (tests/test_predict_report.py, tests/test_browser.py, tools/docs_check.py): installed from Debian's packages
 # when missing and this user may (root with apt-get). Otherwise the browser test skips and says why.
 command -v chromium >/dev/null 2>&1 && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -11,6 +11,12 @@ from nbconvert.preprocessors import ExecutePreprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
 
+def kernel():
+    "The project's kernel (`scoliosis-xray`, which every notebook names) when registered (`make lab`), else python3."
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    try: KernelSpecManager().get_kernel_spec('scoliosis-xray'); return 'scoliosis-xray'
+    except NoSuchKernel: return 'python3'
+
 def main(args):
     nbs = [Path(a) for a in args] or sorted((ROOT / 'nbs').glob('*.ipynb'))
     bad = 0
@@ -19,7 +25,7 @@ def main(args):
         t = time.time(); print(f'executing {p.name} ...', flush=True)
         nb = nbformat.read(p, as_version=4)
         try:
-            ExecutePreprocessor(timeout=3600, kernel_name='python3').preprocess(nb, {'metadata': {'path': str(p.parent)}})
+            ExecutePreprocessor(timeout=3600, kernel_name=kernel()).preprocess(nb, {'metadata': {'path': str(p.parent)}})
         except Exception as e:
             print(f'  FAILED: {str(e)[-3000:]}'); bad += 1; continue
         nbformat.write(nb, p); print(f'  ok ({time.time() - t:.0f}s)')

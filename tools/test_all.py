@@ -3,7 +3,8 @@
 
 Steps: the exported package and the cleaned notebooks are in sync with the notebooks (checked in a scratch copy, so the
 working tree is never touched); README.md matches nbs/index.ipynb; every notebook runs as a test (`nbdev-test`); the
-integration tests under tests/ (pytest); the docs check (`make docs-check`)."""
+integration tests under tests/ (pytest, including the browser tests of JupyterLab and TensorBoard in tests/test_browser.py);
+the docs check (`make docs-check`: the offline docs site, checked in Chromium)."""
 import argparse, os, re, shutil, subprocess, sys, tempfile, time, xml.etree.ElementTree as ET
 from pathlib import Path
 
