@@ -143,12 +143,12 @@ def _write_split(out, split, recs, csv_, mat, overwrite):
         atomic_write(lab / 'landmarks.csv', _csv_text([[_num(v) for v in np.r_[p[:, 0] / w, p[:, 1] / h]] for _, p, w, h, _ in recs]), overwrite=overwrite)
         atomic_write(lab / 'angles.csv', _csv_text([[_num(a[k]) for k in ANGLE_KEYS] for *_, a in recs]), overwrite=overwrite)
 
-# %% ../nbs/20_landmarks.ipynb #38047902
+# %% ../nbs/20_landmarks.ipynb #7f8f70a1
 def write_aasce(out, n:int=20, seed:int=0, test_fraction:float=0.25, height:int=1024, cobb_range=(0.0, 60.0),
                 csv:bool=True, mat:bool=True, quality:int=95, overwrite:bool=False)->Path:
     """Draw `n` synthetic radiographs (`synth.synth_image(seed, i)`) and write them in the AASCE layout under `out`: JPEG
     images in data/{training,test}, and per split filenames.csv, landmarks.csv (normalised), angles.csv (`csv`) and
-    one <image>.mat with `p2` in px per image (`mat`). A share `test_fraction` goes to test. Returns `out`."""
+    one `<image name>.mat` with `p2` in px per image (`mat`). A share `test_fraction` goes to test. Returns `out`."""
     out = Path(out)
     if n < 1: raise ValueError(f'n must be at least 1, not {n}')
     if not 0 <= test_fraction < 1: raise ValueError(f'test_fraction must be in [0, 1), not {test_fraction}')
