@@ -24,7 +24,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import patch
 
-from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input, DEFAULT_SIZE
+from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input, DEFAULT_SIZE, printable
 
 # %% ../nbs/11_data.ipynb #8ff9f64a
 SQUARE_SIZE = (384, 384)           # the square option, about as many pixels
@@ -36,7 +36,7 @@ class ImageReadError(ValueError):
     "A file that cannot be read as an image: `.path` names it, `.reason` says why."
     def __init__(self, path, reason):
         self.path, self.reason = str(path), str(reason)
-        super().__init__(f'{self.path}: {self.reason}')
+        super().__init__(f'{printable(self.path)}: {self.reason}')   # a name cannot forge lines or terminal codes
     def __reduce__(self): return type(self), (self.path, self.reason)
 
 # %% ../nbs/11_data.ipynb #99623917
@@ -472,7 +472,7 @@ def _manifest_row(r, i, csv, cols, class_map, problems):
 
 # %% ../nbs/11_data.ipynb #cc544c4b
 def _from_manifest(csv:Path, class_map, problems):
-    try: raw = pd.read_csv(csv, dtype=str, keep_default_na=False, encoding='utf-8-sig')
+    try: raw = pd.read_csv(csv, dtype=str, keep_default_na=False, encoding='utf-8-sig', encoding_errors='surrogateescape')   # names in any bytes
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f'{csv}: cannot read it as a CSV manifest ({type(e).__name__}: {e})') from None
     pcol, lcol = _manifest_columns(csv)
@@ -534,7 +534,7 @@ def _finish(df, problems, dicom_ids=True):
     df = df[first + [c for c in df.columns if c not in first]]
     df.attrs['problems'] = problems
     if problems:
-        lines = [f'  {p["path"]}: {p["reason"]}' for p in problems[:20]] + ([f'  ... and {len(problems) - 20} more'] if len(problems) > 20 else [])
+        lines = [f'  {printable(p["path"])}: {p["reason"]}' for p in problems[:20]] + ([f'  ... and {len(problems) - 20} more'] if len(problems) > 20 else [])
         warnings.warn(DataWarning(f'{len(problems)} problem(s) in the data; the rest loads:\n' + '\n'.join(lines)), stacklevel=3)
     return df
 
@@ -993,7 +993,7 @@ def format_audit(report:dict)->str:
     L += _shortcut_lines(r['shortcut'])
     def listing(title, items, fmt):
         if not items: return
-        L.extend(['', f'{title} ({len(items)}):'] + [f'  {fmt(i)}' for i in items[:25]] + ([f'  ... and {len(items) - 25} more (see --json)'] if len(items) > 25 else []))
+        L.extend(['', f'{title} ({len(items)}):'] + [f'  {printable(fmt(i))}' for i in items[:25]] + ([f'  ... and {len(items) - 25} more (see --json)'] if len(items) > 25 else []))
     listing('Unreadable files', r['unreadable'], lambda d: f"{_rel(d['path'], root)}: {d['reason']}")
     listing('Problems while listing', r['load_problems'], lambda d: f"{_rel(d['path'], root)}: {d['reason']}")
     dup = lambda d: ' = '.join(_rel(p, root) for p in d['paths']) + ('   [ACROSS CLASSES]' if d['cross_class'] else '')
@@ -1134,7 +1134,7 @@ def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     column in `df`, also files whose content changed)."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no splits file; make one with make_splits and save_splits')
-    s = pd.read_csv(path, dtype=str, keep_default_na=False)
+    s = pd.read_csv(path, dtype=str, keep_default_na=False, encoding='utf-8', encoding_errors='surrogateescape')   # any file name
     if not {'path', 'label', 'group'} <= set(s.columns) or not ({'split', 'fold'} & set(s.columns)):
         raise ValueError(f'{path}: not a splits file (columns {list(s.columns)}; expected path, label, split or fold, group)')
     s['key'] = [_norm(p if os.path.isabs(p) else path.absolute().parent / p) for p in s['path']]

@@ -158,12 +158,16 @@ def _clean_state_dict(sd, source):
     return out
 
 # %% ../nbs/14_model.ipynb #f60500bb
+import pickle
 def read_state_dict(path)->dict:
     "Read a state dict from `path` with `torch.load(weights_only=True)`; `WeightsFileError` if it is not one."
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f'weights file {path} not found: pass an existing state dict file, or --weights imagenet, auto or none')
     try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError:                       # torch's message ends with advice to load it unsafely: never repeated
+        raise WeightsFileError(f'{path} is refused: it holds Python objects that loading would have to run as code, so it is '
+                               'not a plain state dict and not safe to load; save one with torch.save(model.state_dict(), path)') from None
     except Exception as e:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else ''
         raise WeightsFileError(f'{path} is not a readable PyTorch weights file ({type(e).__name__}: {msg}); '

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from PIL import Image
 
-from .core import CLASSES, to_input, atomic_write, check_writable
+from .core import CLASSES, to_input, atomic_write, check_writable, csv_safe, dumps_json
 from .run import check_output_folder
 from .data import list_images, read_image, preprocess, ImageReadError
 from .augment import eval_transform
@@ -73,7 +73,7 @@ def _check_outputs(out, cam_dir, files, checkpoint, inputs, overwrite):
 
 def _write_table(df, out, overwrite=False, inputs=()):
     "Write the predictions to `out`: JSON records for a .json name, else CSV."
-    text = df.to_json(orient='records', indent=1) if Path(out).suffix.lower() == '.json' else df.to_csv(index=False, lineterminator='\n')
+    text = dumps_json(df.to_dict('records')) if Path(out).suffix.lower() == '.json' else csv_safe(df).to_csv(index=False, lineterminator='\n')
     atomic_write(out, text, overwrite=overwrite, inputs=inputs)
 
 # %% ../nbs/18_predict.ipynb #078582e5
@@ -82,6 +82,7 @@ def predict(checkpoint, inputs, out=None, cam_dir=None, batch_size:int=16, devic
     unreadable files get their reason in `error`. Writes `out` (.csv or .json) and Grad-CAM overlays to `cam_dir` if given.
     Streams: `batch_size` images are read, predicted (with the precision the model was validated with) and let go at a time."""
     from tqdm.auto import tqdm
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f'batch_size must be a whole number of at least 1, not {batch_size!r}')
     dev = resolve_device(device)
     model, ck = load_model(checkpoint, dev)
     pp, thr, amp = ck.preprocess, ck.threshold, ck.amp
