@@ -269,6 +269,7 @@ def _predict(p):
     p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR (not an input folder)')
     p.add_argument('--overwrite', action='store_true', help='let --out and --cam replace files scoliosis-xray did not write (never an input)')
     p.add_argument('--batch-size', type=_bounded(1, 1024), default=16, help='images per batch (read, predicted and let go together)')
+    p.add_argument('--include-out-of-scope', action='store_true', help='also give a diagnosis for inputs flagged as not spine radiographs (their warning stays)')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_predict_run, command='predict')
@@ -276,7 +277,11 @@ def _predict(p):
 def _predict_run(a):
     from scoliosis_xray.predict import predict
     from scoliosis_xray.core import csv_safe
-    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
+    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite,
+                 include_out_of_scope=a.include_out_of_scope)
+    scope = df[df.warning != '']
+    if len(scope): print(f'scoliosis-xray predict: {len(scope)} input(s) out of scope (not spine radiographs like the training images): '
+                         + ('diagnosed anyway' if a.include_out_of_scope else 'no diagnosis') + '; see the warning column', file=sys.stderr)
     if a.out is None: print(csv_safe(df).to_csv(index=False), end='')
     bad = df[df.error != '']
     if a.out is not None: print(f'{len(df) - len(bad)} predicted, {len(bad)} failed: {a.out}')
