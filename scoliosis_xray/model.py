@@ -353,7 +353,9 @@ def fit_ood(train, val=None, k:int=32, quantile:float=OOD_QUANTILE)->dict:
     resid = ((s[k:] ** 2).sum() / (n - 1) / (dim - k)).clamp_min(1e-12)
     st = dict(mean=mu.float(), components=vt[:k].float(), var=var.float(), resid_var=resid.float(), n=n, k=k)
     ref = ood_scores(st, val if val is not None and len(val) >= 10 else train)
-    st.update(threshold=float(np.quantile(ref, quantile)), quantile=quantile, reference='val' if val is not None and len(val) >= 10 else 'train')
+    lg = np.log(np.maximum(ref, 1e-12))        # a few dozen validation images pin no 99% quantile: a log-normal tail guards it
+    tail = float(np.exp(lg.mean() + 3.09 * lg.std(ddof=1)))        # its 99.9% point
+    st.update(threshold=max(float(np.quantile(ref, quantile)), tail), quantile=quantile, reference='val' if val is not None and len(val) >= 10 else 'train')
     return st
 
 # %% ../nbs/14_model.ipynb #d5a7758f

@@ -96,7 +96,7 @@ def exclude_out_of_scope(rows, model, ck, cache, device='cpu', out=None, batch_s
                       f'left out of the metrics' + (f'; the reasons are in {Path(out) / "out_of_scope.csv"}' if out is not None else ''), stacklevel=2)
     return kept
 
-# %% ../nbs/18_predict.ipynb #e2612436
+# %% ../nbs/18_predict.ipynb #7b144854
 def out_of_scope_corpus(folder, spine_images, seed:int=0)->dict:
     """Write inputs that are not spine radiographs into `folder` (new or empty); returns {file: kind}. `spine_images`:
     radiographs whose top third becomes a chest-only crop."""
