@@ -27,7 +27,7 @@ from .plots import overlay
 # %% ../nbs/18_predict.ipynb #fb98585f
 RADIOGRAPH_MODALITIES = ('CR', 'DX', 'DR', 'RG', 'OT', 'PX')   # computed and digital radiography, radiographic imaging, other
 MIN_SIDE = 64                                                    # fewer pixels a side: not a radiograph
-ASPECT_RANGE = (0.75, 8.0)                                       # height / width of a spine film, at its widest and narrowest
+ASPECT_RANGE = (1.2, 8.0)                                        # height / width of a (thoraco)lumbar or full-spine film: a chest film is squarer
 _SPINE = ('SPINE', 'BACK', 'WHOLEBODY', 'SCOLIOSIS', 'TRUNK')
 
 def dicom_scope(path)->list:

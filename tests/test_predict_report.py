@@ -52,7 +52,7 @@ def test_predict_bad_file_corpus_reports_each_and_predicts_the_rest(run, tmp_pat
     good, bad = bad_file_corpus(tmp_path / 'corpus', sorted(data.glob('Normal/*.png'))[:8] + sorted(data.glob('Scoliosis/*.png'))[:8])
     expect = {p.name: why for p, why in bad.items()}
     r = sx('predict', '--checkpoint', run / 'run' / 'checkpoints' / 'best.pt', tmp_path / 'corpus', '--out', tmp_path / 'p.json',
-           '--cam', tmp_path / 'cams', '--quiet')
+           '--cam', tmp_path / 'cams', '--quiet', '--include-out-of-scope')
     assert r.returncode == 1, 'any failed input makes the exit status non-zero'
     assert 'Traceback' not in r.stderr
     p = pd.DataFrame(json.loads((tmp_path / 'p.json').read_text()))
