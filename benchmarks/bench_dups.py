@@ -37,6 +37,28 @@ METHODS = {'audit phash (256 bit, <= 26)': (lambda a: perceptual_hash(a), NEAR_D
            'centre 76%, 64 bit (<= 10)': (lambda a: centre_hash(a, 0.12, 8), 10),
            'centre 76%, 64 bit (<= 14)': (lambda a: centre_hash(a, 0.12, 8), 14)}
 
+GRID = (0.0, 0.035, 0.07, 0.105)     # crop fractions per side tried by the box-grid candidate (4**4 = 256 boxes)
+
+def _thumb(img, width=96):
+    h, w = img.shape
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.float32)).resize((width, max(8, round(h * width / w))), Image.Resampling.BOX))
+
+def _bits(t):
+    return np.unpackbits(np.frombuffer(bytes.fromhex(perceptual_hash(t)), dtype=np.uint8))
+
+def box_hashes(img):
+    "Candidate: the 256-bit hash of each of `GRID`**4 crops of a 96-px-wide thumbnail (a copy's own hash lands near one)."
+    t = _thumb(img); H, W = t.shape
+    return np.array([_bits(t[int(a * H):H - int(b * H), int(l * W):W - int(r * W)]) for l in GRID for r in GRID for a in GRID for b in GRID])
+
+def grid_candidate(imgs, pert, kinds, bits=32):
+    "Box-grid rates: a copy is grouped when its full hash is within `bits` of one of its original's box hashes."
+    t0 = time.perf_counter(); boxes = np.stack([box_hashes(im.astype(np.float32)) for im in imgs]); ms = 1000 * (time.perf_counter() - t0) / len(imgs)
+    full = np.stack([_bits(_thumb(im.astype(np.float32))) for im in imgs])
+    got = {k: np.mean([(boxes[i] != _bits(_thumb(c.astype(np.float32)))).sum(-1).min() <= bits for (i, kk), c in pert.items() if kk == k]) for k in kinds}
+    d = np.array([(boxes != f).sum(-1).min(-1) for f in full]); np.fill_diagonal(d, 10**6)
+    return got, float(np.mean(d.min(1) <= bits)), ms
+
 def rates(orig, copies, kinds, max_bits):
     "Share of copies within `max_bits` of their original, per kind; share of originals within `max_bits` of another original."
     got = {k: np.mean([hash_distance(orig[i], c) <= max_bits for (i, kk), c in copies.items() if kk == k]) for k in kinds}
@@ -46,6 +68,7 @@ def rates(orig, copies, kinds, max_bits):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--n', type=int, default=200); ap.add_argument('--height', type=int, default=512); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--grid', action='store_true', help='also measure the box-grid candidate (slow: 256 hashes per image)')
     a = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as d:
         make_dataset(f'{d}/syn', n=a.n, seed=a.seed, height=a.height, progress=False)
@@ -59,6 +82,10 @@ def main(argv=None):
         copies = {k: fn(v.astype(np.float32)) for k, v in pert.items()}
         got, false = rates(orig, copies, kinds, bits)
         print(f'{name:32}' + ''.join(f'{got[k]:>9.1%}' for k in kinds) + f'{false:>18.1%}{ms:>13.1f}')
+    if a.grid:
+        for bits in (26, 32):
+            got, false, ms = grid_candidate(imgs, pert, kinds, bits)
+            print(f'{f"box grid 256 x 256 bit (<= {bits})":32}' + ''.join(f'{got[k]:>9.1%}' for k in kinds) + f'{false:>18.1%}{ms:>13.1f}')
     rng = np.random.default_rng(1)
     hashes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(10_000)]
     t0 = time.perf_counter(); near_pairs(hashes, NEAR_DUP_BITS); t = time.perf_counter() - t0
