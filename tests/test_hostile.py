@@ -2,7 +2,7 @@
 before the fix it guards: odd but valid files, tracebacks, file names that are not UTF-8, errors blamed on the wrong
 thing, advice that was wrong (each suggested command is followed), and privacy and hygiene of what is printed and
 written."""
-import json, os, re, shlex, shutil, stat, subprocess, sys
+import json, os, re, shlex, shutil, stat, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +226,44 @@ def test_formula_names_are_neutralised_and_files_get_the_umask(base, tmp_path):
     assert stat.S_IMODE((tmp_path / 'p.csv').stat().st_mode) == 0o644
     for f in (base / 'run' / 'config.json', base / 'run' / 'checkpoints' / 'best.pt', base / 'run' / 'splits.csv'):
         assert stat.S_IMODE(f.stat().st_mode) == 0o666 & ~0o022 or stat.S_IMODE(f.stat().st_mode) == 0o644, (f, oct(f.stat().st_mode))
+
+# item 6 -------------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def silent_endpoint():
+    "An endpoint that accepts connections and never answers (a dead proxy)."
+    import socket, threading
+    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen(16)
+    held, stop = [], threading.Event()
+    def accept():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try: held.append(srv.accept()[0])
+            except OSError: pass
+    t = threading.Thread(target=accept, daemon=True); t.start()
+    yield f'http://127.0.0.1:{srv.getsockname()[1]}'
+    stop.set(); t.join(); [c.close() for c in held]; srv.close()
+
+def _tb_run(tmp_path):
+    run = tmp_path / 'run'; (run / 'tb').mkdir(parents=True); (run / 'tb' / 'events.out.tfevents.1').write_bytes(b'x' * 100)
+    return run
+
+def test_publish_to_a_silent_endpoint_ends_in_bounded_time(tmp_path, silent_endpoint, monkeypatch):
+    import scoliosis_xray.deploy as D
+    monkeypatch.setattr(D, 'CONNECT_TIMEOUT', 1); monkeypatch.setattr(D, 'READ_TIMEOUT', 1); monkeypatch.setattr(D, 'ATTEMPTS', 2)
+    monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'x'); monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'y')
+    seen = []
+    t0 = time.monotonic()
+    with pytest.raises(Exception) as e:
+        D.publish(_tb_run(tmp_path), 'my-bucket', endpoint_url=silent_endpoint, region='us-east-1', log=seen.append)
+    assert time.monotonic() - t0 < 20 and 'timeout' in str(e.value).lower(), (time.monotonic() - t0, e.value)
+    assert seen and seen[0].startswith('comparing 1 file(s) with s3://my-bucket/runs/run/')      # said something at once
+    c = D.s3_client('http://localhost:1')._client_config
+    assert (c.connect_timeout, c.read_timeout, c.retries['total_max_attempts']) == (D.CONNECT_TIMEOUT, D.READ_TIMEOUT, D.ATTEMPTS + 1)   # botocore: retries + 1
+
+def test_publish_dry_run_needs_no_credentials(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith('AWS_')}
+    env.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / 'none'), AWS_CONFIG_FILE=str(tmp_path / 'none'), AWS_EC2_METADATA_DISABLED='true')
+    r = sx('publish', '--run', _tb_run(tmp_path), '--bucket', 'my-bucket', '--region', 'us-east-1', '--dry-run', env=env)
+    assert r.returncode == 0, r.stderr
+    assert 'would upload tb/events.out.tfevents.1' in r.stdout and 'would upload 1 file(s)' in r.stdout and 'could not list the bucket' in r.stdout, r.stdout
