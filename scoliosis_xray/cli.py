@@ -27,6 +27,15 @@ def command(name, help):
 class CliError(Exception):
     "An expected failure, reported as one line on stderr with exit status 2."
 
+def _bounded(lo:int, hi:int):
+    "An argparse type: a whole number from `lo` to `hi`; anything else is refused with the range, before any work."
+    def parse(s):
+        try: v = int(s)
+        except ValueError: v = None
+        if v is None or not lo <= v <= hi: raise argparse.ArgumentTypeError(f'must be a whole number from {lo} to {hi}, not {s!r}')
+        return v
+    return parse
+
 EXPECTED_ERRORS = (CliError, ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -36,6 +45,8 @@ class _Help(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 # %% ../nbs/40_cli.ipynb #450cbb7d
+from .core import printable
+
 def build_parser(argv=None)->argparse.ArgumentParser:
     """The `scoliosis-xray` argument parser. With `argv`, only the subcommand it names gets its options (the others
     are listed by name), so `scoliosis-xray --version` or `audit` never pays for importing torch to build `train`'s."""
@@ -53,6 +64,8 @@ def build_parser(argv=None)->argparse.ArgumentParser:
 def main(argv=None)->int:
     "Entry point of the `scoliosis-xray` console script; returns the exit status."
     argv = sys.argv[1:] if argv is None else list(argv)
+    for s, how in ((sys.stdout, 'surrogateescape'), (sys.stderr, 'backslashreplace')):   # file names that are not UTF-8
+        if hasattr(s, 'reconfigure'): s.reconfigure(errors=how)
     p = build_parser(argv)
     args = p.parse_args(argv)
     if not hasattr(args, 'func'):
@@ -62,7 +75,7 @@ def main(argv=None)->int:
         return int(rc or 0)
     except EXPECTED_ERRORS as e:
         if os.environ.get('SCOLIOSIS_XRAY_DEBUG'): traceback.print_exc()
-        print(f'scoliosis-xray {args.command}: error: {e}', file=sys.stderr)
+        print(f'scoliosis-xray {args.command}: error: {printable(e, keep=chr(10))}', file=sys.stderr)   # names cannot forge lines
         return 2
     except KeyboardInterrupt as e:
         print(f'scoliosis-xray {args.command}: {e or "interrupted"}', file=sys.stderr)   # training says how to resume
@@ -82,7 +95,7 @@ def _synth(p):
     p.add_argument('--height', type=int, default=1024, help='image height in px (width is height/2.5 to height/3.5)')
     p.add_argument('--bit-depth', type=int, choices=(8, 16), default=8, help='PNG bit depth')
     p.add_argument('--images-per-patient', type=int, default=1, help='films per patient (same spine, other acquisition)')
-    p.add_argument('--workers', type=int, default=None, help='worker processes (default: all cores)')
+    p.add_argument('--workers', type=_bounded(1, 1024), default=None, help='worker processes (default: all cores; never more than cores or images)')
     p.add_argument('--overwrite', action='store_true', help='replace a dataset made with other settings')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=_synth_run, command='synth')
@@ -103,7 +116,7 @@ def _audit(p):
     p.add_argument('--overwrite', action='store_true', help='let --json replace a file scoliosis-xray did not write')
     p.add_argument('--class-map', default=None, metavar='MAP', help='class folder or label names to classes, e.g. "healthy=Normal,curved=Scoliosis"')
     p.add_argument('--cache', type=Path, default=None, help='image cache folder (default: $SCOLIOSIS_XRAY_HOME/cache)')
-    p.add_argument('--workers', type=int, default=None, help='decoding processes (default: all cores)')
+    p.add_argument('--workers', type=_bounded(1, 1024), default=None, help='decoding processes (default: all cores; never more than cores or images)')
     p.add_argument('--quiet', action='store_true', help='no progress bar')
     p.set_defaults(func=_audit_run, command='audit')
 
@@ -142,6 +155,7 @@ _OPTION = {   # where an option differs from its field (any command, or (command
     'adapt_random_init': dict(flag='--adapt'),   # --adapt / --no-adapt, the spelling users already type
     'amp': dict(choices=('auto', 'bf16', 'fp16', 'off')),
     'image_size': dict(metavar='HxW'),
+    'head_epochs': dict(default=None, help='stage 1: the head alone, backbone (and its BatchNorm statistics) frozen (default: 2, or --epochs if fewer)'),
     ('train', 'out'): dict(default=None, help='run folder to create (required unless --resume)'),
     ('cv', 'out'): dict(default=None, required=True, help='folder for the fold runs (OUT/fold0, ...), cv.json and report.html'),
     ('cv', 'seed'): dict(help='seed of the folds, of every fold\'s training run and of the bootstrap'),
@@ -175,7 +189,10 @@ def config_from_args(a:argparse.Namespace, cls=None):
     from dataclasses import fields
     from scoliosis_xray.run import TrainConfig
     cls = cls or TrainConfig
-    return cls(**{f.name: getattr(a, f.name) for f in fields(cls) if hasattr(a, f.name)})
+    d = {f.name: getattr(a, f.name) for f in fields(cls) if hasattr(a, f.name)}
+    if 'head_epochs' in d and d['head_epochs'] is None:            # not given: the default, but never more than --epochs
+        d['head_epochs'] = min(cls.head_epochs, d.get('epochs', cls.epochs))
+    return cls(**d)
 
 # %% ../nbs/40_cli.ipynb #769fb391
 @command('train', 'Fine-tune ResNet50 (or another torchvision backbone) to tell Normal from Scoliosis; logs to RUN/tb for TensorBoard.')
@@ -191,11 +208,22 @@ def _given(a, skip=('resume', 'quiet'))->list:
     acts = [o for o in a.parser._actions if o.option_strings and o.dest not in skip and hasattr(a, o.dest)]
     return [o.option_strings[-1 if getattr(a, o.dest) is False else 0] for o in acts if getattr(a, o.dest) != o.default]
 
+def _check_resumable(d:Path):
+    "Refuse `--resume` of a folder that is not a run; for a dataset, suggest a training command whose run lands beside it, not in it."
+    import shlex
+    from scoliosis_xray.run import Run
+    if not d.is_dir() or Run(d).exists: return
+    base = d.resolve()
+    out = next(base.parent / f'{base.name}-run{k or ""}' for k in range(1000) if not (base.parent / f'{base.name}-run{k or ""}').exists())
+    raise CliError(f'{d} is not a training run (it has no config.json); to train on the images in it, start a new run beside it: '
+                   f'`scoliosis-xray train --data {shlex.quote(str(d))} --out {shlex.quote(str(out))}`')
+
 def _train_run(a):
     from scoliosis_xray.train import train, resume
     if a.resume:
         if given := _given(a): raise CliError(f"--resume continues {a.resume} with the settings in its config.json; these options cannot "
                                               f"change them: {', '.join(given)} (start a new run with --out instead)")
+        _check_resumable(Path(a.resume))
         res = resume(a.resume, progress=not a.quiet); out = Path(a.resume)
     else:
         if not a.out: raise CliError('--out RUN is required (or --resume RUN)')
@@ -214,8 +242,8 @@ def _evaluate(p):
     p.add_argument('--data', default=None, help='another dataset for external validation (default: the run\'s own data)')
     p.add_argument('--split', default='test', choices=('test', 'val', 'train'), help="split of the run's own data")
     p.add_argument('--out', default=None, help='output folder (default: RUN/eval for the test split, RUN/eval-<split> for another, RUN/eval-<dataset> for --data)')
-    p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
-    p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
+    p.add_argument('--n-boot', type=_bounded(10, 100_000), default=2000, help='bootstrap resamples for the confidence intervals')
+    p.add_argument('--seed', type=_bounded(0, 2**32 - 1), default=0, help='bootstrap seed')
     p.add_argument('--prevalence', type=float, default=None, help='also give PPV and NPV at this prevalence of scoliosis (e.g. 0.03 for a screening population)')
     p.add_argument('--recalibrate', action='store_true', help="also recalibrate the probabilities (Platt scaling fitted on the run's validation split) and test them")
     p.add_argument('--no-cam', action='store_true', help='skip Grad-CAM')
@@ -248,25 +276,31 @@ def _predict(p):
     p.add_argument('--out', default=None, help='write predictions to this .csv or .json (default: CSV on stdout)')
     p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR (not an input folder)')
     p.add_argument('--overwrite', action='store_true', help='let --out and --cam replace files scoliosis-xray did not write (never an input)')
-    p.add_argument('--batch-size', type=int, default=16, help='images per batch (read, predicted and let go together)')
+    p.add_argument('--batch-size', type=_bounded(1, 1024), default=16, help='images per batch (read, predicted and let go together)')
+    p.add_argument('--include-out-of-scope', action='store_true', help='also give a diagnosis for inputs flagged as not spine radiographs (their warning stays)')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_predict_run, command='predict')
 
 def _predict_run(a):
     from scoliosis_xray.predict import predict
-    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
-    if a.out is None: print(df.to_csv(index=False), end='')
+    from scoliosis_xray.core import csv_safe
+    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite,
+                 include_out_of_scope=a.include_out_of_scope)
+    scope = df[df.warning != '']
+    if len(scope): print(f'scoliosis-xray predict: {len(scope)} input(s) out of scope (not spine radiographs like the training images): '
+                         + ('diagnosed anyway' if a.include_out_of_scope else 'no diagnosis') + '; see the warning column', file=sys.stderr)
+    if a.out is None: print(csv_safe(df).to_csv(index=False), end='')
     bad = df[df.error != '']
     if a.out is not None: print(f'{len(df) - len(bad)} predicted, {len(bad)} failed: {a.out}')
-    for r in bad.itertuples(): print(f'scoliosis-xray predict: {r.path}: {r.error}', file=sys.stderr)
+    for r in bad.itertuples(): print(f'scoliosis-xray predict: {printable(r.path)}: {r.error}', file=sys.stderr)
     return 1 if len(bad) else 0
 
 # %% ../nbs/40_cli.ipynb #ce895eab
 @command('cv', 'Cross-validate training: grouped stratified k folds; the mean over the fold models with its 95% CI, the spread, per-fold and pooled metrics.')
 def _cv(p):
-    p.add_argument('--folds', type=int, default=5, help='number of folds (each is the test set once, the one after it its validation set)')
-    p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
+    p.add_argument('--folds', type=_bounded(2, 20), default=5, help='number of folds (each is the test set once, the one after it its validation set)')
+    p.add_argument('--n-boot', type=_bounded(10, 100_000), default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.add_argument('--overwrite', action='store_true', help='train every fold again when OUT holds folds made with other settings, data or folds')
     add_config_options(p, 'cv', 'training settings of every fold (saved in OUT/fold<i>/config.json)')

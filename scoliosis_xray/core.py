@@ -9,7 +9,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/core.html.md"""
 __all__ = ['CLASSES', 'COBB_THRESHOLD', 'LEVELS', 'GRADES', 'DEFAULT_SIZE', 'MAX_STRENGTH', 'LEDGER', 'severity', 'label_of',
            'parse_threshold_method', 'home_dir', 'cache_dir', 'sha256_file', 'sha256_bytes', 'jsonable', 'dumps_json',
            'OverwriteError', 'read_ledger', 'written_by_package', 'check_writable', 'atomic_write', 'save_torch',
-           'write_csv', 'to_unit_float', 'to_input', 'tb_writer']
+           'csv_safe', 'write_csv', 'printable', 'to_unit_float', 'to_input', 'tb_writer']
 
 # %% ../nbs/00_core.ipynb #b97984dd
 import hashlib, json, math, os, tempfile, contextlib
@@ -82,8 +82,10 @@ def jsonable(x):
     return x
 
 def dumps_json(obj, indent:int=1)->str:
-    "Strict JSON text of `obj` (through `jsonable`), ending with a newline."
-    return json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + '\n'
+    """Strict JSON text of `obj` (through `jsonable`), ending with a newline; a file name that is not UTF-8 (its bytes
+    held as lone surrogates) is written as `\\udcXX` escapes, valid JSON that reads back to the same name."""
+    s = json.dumps(jsonable(obj), indent=indent, allow_nan=False, ensure_ascii=False) + '\n'
+    return ''.join(f'\\u{ord(c):04x}' if '\ud800' <= c <= '\udfff' else c for c in s) if any('\ud800' <= c <= '\udfff' for c in s) else s
 
 # %% ../nbs/00_core.ipynb #2a50e795
 LEDGER = '.scoliosis-xray-files.json'
@@ -135,11 +137,16 @@ def _record(p:Path, sigs=None):
     led = {k: v for k, v in led.items() if (p.parent / k).is_file()}
     _replace(p.parent / LEDGER, (json.dumps(led, indent=0, sort_keys=True) + '\n').encode())
 
+def _umask()->int:
+    m = os.umask(0o022); os.umask(m)
+    return m
+
 def _replace(path:Path, data, fsync:bool=False, staged=None):
     """Write `data` (bytes, or a function of a binary file) to a temporary file beside `path`, then rename it into place;
     `staged(tmp)` is called with the complete temporary file just before the rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name + '.', suffix='.tmp')
     try:
+        if hasattr(os, 'fchmod'): os.fchmod(fd, 0o666 & ~_umask())     # the user's umask, as open() would give (mkstemp: 0600)
         with os.fdopen(fd, 'wb') as f:
             if callable(data): data(f)
             else: f.write(data)
@@ -177,10 +184,35 @@ def save_torch(path, obj, overwrite:bool=False, inputs=())->Path:
     import torch
     return atomic_write(path, lambda f: torch.save(obj, f), overwrite=overwrite, inputs=inputs, fsync=True)
 
+_FORMULA = ('=', '+', '-', '@', '\t', '\r')
+
+def _cell(v):
+    if not isinstance(v, str) or not v.startswith(_FORMULA): return v
+    try: float(v); return v                        # a signed number is data, not a formula
+    except ValueError: return "'" + v
+
+def csv_safe(df):
+    """`df` with every text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
+    carriage return: a file named `=HYPERLINK(...).png`) prefixed with `'`, so it opens as text. Numbers are kept."""
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype.kind == 'O': out[c] = out[c].map(_cell)        # object and string columns
+    return out
+
 def write_csv(path, df, overwrite:bool=False, inputs=())->Path:
-    "A pandas DataFrame to `path` as UTF-8 CSV (no index) through `atomic_write`."
-    def w(f): f.write(df.to_csv(index=False, lineterminator='\n').encode('utf-8', 'surrogateescape'))
+    "A pandas DataFrame to `path` as UTF-8 CSV (no index) through `atomic_write`, formula-like text neutralised (`csv_safe`)."
+    def w(f): f.write(csv_safe(df).to_csv(index=False, lineterminator='\n').encode('utf-8', 'surrogateescape'))
     return atomic_write(path, w, overwrite=overwrite, inputs=inputs)
+
+def printable(s, keep:str='')->str:
+    """`s` for a message: control characters (newlines, carriage returns, terminal escapes) as `\\xNN`, and the bytes
+    of a file name that is not UTF-8 as `\\xNN`, so a name can neither forge lines nor break the output; `keep`: characters
+    left as they are (`'\\n'` for a message of several lines)."""
+    def esc(c):
+        o = ord(c)
+        if c in keep or not (o < 32 or 0x7f <= o < 0xa0 or 0xd800 <= o < 0xe000): return c
+        return f'\\x{o - 0xdc00:02x}' if 0xdc80 <= o < 0xdd00 else f'\\x{o:02x}' if o < 0x100 else f'\\u{o:04x}'
+    return ''.join(esc(c) for c in str(s))
 
 # %% ../nbs/00_core.ipynb #e8b89cd0
 def to_unit_float(a)->np.ndarray:

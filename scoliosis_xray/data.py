@@ -8,10 +8,10 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 __all__ = ['SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS', 'CACHE_VERSION',
            'SHORTCUT_AUC', 'SHORTCUT_LOWER', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError',
            'sniff_format', 'read_image', 'bad_file_corpus', 'letterbox_geometry', 'intensity_window', 'preprocess',
-           'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'load_dataset', 'perceptual_hash',
-           'hash_distance', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check', 'audit', 'format_audit',
-           'save_audit', 'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
-           'split_datasets']
+           'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'not_image_reason', 'load_dataset',
+           'perceptual_hash', 'hash_distance', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check',
+           'audit', 'format_audit', 'save_audit', 'assign_groups', 'make_splits', 'kfold_splits', 'save_splits',
+           'load_splits', 'XrayDataset', 'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
 import contextlib, hashlib, json, math, os, re, struct, tempfile, warnings
@@ -24,7 +24,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import patch
 
-from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input, DEFAULT_SIZE
+from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input, DEFAULT_SIZE, printable
 
 # %% ../nbs/11_data.ipynb #8ff9f64a
 SQUARE_SIZE = (384, 384)           # the square option, about as many pixels
@@ -36,7 +36,7 @@ class ImageReadError(ValueError):
     "A file that cannot be read as an image: `.path` names it, `.reason` says why."
     def __init__(self, path, reason):
         self.path, self.reason = str(path), str(reason)
-        super().__init__(f'{self.path}: {self.reason}')
+        super().__init__(f'{printable(self.path)}: {self.reason}')   # a name cannot forge lines or terminal codes
     def __reduce__(self): return type(self), (self.path, self.reason)
 
 # %% ../nbs/11_data.ipynb #99623917
@@ -45,14 +45,15 @@ _NAMED = {'.png': 'a PNG', '.jpg': 'a JPEG', '.jpeg': 'a JPEG', '.dcm': 'a DICOM
           '.tif': 'a TIFF', '.tiff': 'a TIFF', '.bmp': 'a BMP'}
 
 def _describe_bytes(head):
+    "What the first bytes of a file that is no image look like, without repeating its contents (it may be any file)."
     txt = None
     for cut in range(4):                       # the 132 bytes read may end inside a multi-byte character
         with contextlib.suppress(UnicodeDecodeError):
             txt = head[:len(head) - cut].decode('utf-8')
             break
     if txt and txt.strip() and all(c.isprintable() or c in '\r\n\t' for c in txt):
-        return f'it holds text ({txt.strip()[:40]!r}), not image data'
-    return f'it starts with the bytes {head[:8].hex(" ")}, which no supported format starts with'
+        return 'it holds text, not image data'
+    return 'its first bytes match no supported format'
 
 def sniff_format(path)->str:
     "'PNG', 'JPEG', 'TIFF', 'BMP' or 'DICOM', from the first bytes of `path`; `ImageReadError` for anything else."
@@ -63,9 +64,9 @@ def sniff_format(path)->str:
     except IsADirectoryError: raise ImageReadError(path, 'a folder, not a file') from None
     except OSError as e: raise ImageReadError(path, f'cannot open it ({e.strerror or e})') from None
     if not head: raise ImageReadError(path, 'empty file (0 bytes)')
+    if head[128:132] == b'DICM': return 'DICOM'          # first: a DICOM preamble may start like a TIFF file
     for magic, fmt in _MAGIC:
         if head.startswith(magic): return fmt
-    if head[128:132] == b'DICM': return 'DICOM'
     if path.suffix.lower() in ('.dcm', '.dicom', '') and head[:2] in (b'\x08\x00', b'\x02\x00'): return 'DICOM'  # no preamble
     raise ImageReadError(path, f'not {_NAMED.get(path.suffix.lower(), "a PNG, JPEG or DICOM")} file: {_describe_bytes(head)}')
 
@@ -118,10 +119,16 @@ def _read_pil(path, fmt, max_pixels):
     return _gray(im), info
 
 # %% ../nbs/11_data.ipynb #7d20f8f6
+def _first_frame(path, ds):
+    "The first frame of a multi-frame DICOM, read from the file alone (not every frame decoded to use one)."
+    from pydicom.pixels import pixel_array
+    try: return pixel_array(path, index=0)
+    except Exception: return pixel_array(ds, index=0)          # files pydicom reads only when forced
+
 def _read_dicom(path, max_pixels, voi=True):
     import pydicom
     from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, get_decoder
-    try: ds = pydicom.dcmread(path, force=True)
+    try: ds = pydicom.dcmread(path, force=True, defer_size='1 MB')   # large elements (the pixel data) read when used
     except Exception as e: raise ImageReadError(path, f'not a readable DICOM file ({type(e).__name__}: {e})') from None
     if not any(t in ds for t in ('PixelData', 'FloatPixelData', 'DoubleFloatPixelData')):
         sop = ds.get('SOPClassUID')
@@ -138,8 +145,7 @@ def _read_dicom(path, max_pixels, voi=True):
             raise ImageReadError(path, f'pixel data compressed with {tsname} and no decoder for it is installed; '
                                  'install one of: ' + '; '.join(dec.missing_dependencies))
     try:
-        arr = ds.pixel_array
-        if int(ds.get('NumberOfFrames') or 1) > 1: arr = arr[0]
+        arr = _first_frame(path, ds) if int(ds.get('NumberOfFrames') or 1) > 1 else ds.pixel_array
         pi = str(ds.get('PhotometricInterpretation', 'MONOCHROME2')).strip().upper()
         if pi == 'PALETTE COLOR': arr = apply_color_lut(arr, ds)
         if arr.ndim == 3:
@@ -274,7 +280,7 @@ def preprocess(img, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8)->np.nd
     if bits not in (8, 16): raise ValueError(f'bits must be 8 or 16, not {bits}')
     scale, top, left, nh, nw = _fit(*img.shape, size)
     im = Image.fromarray(np.ascontiguousarray(img))
-    r = np.asarray(im.resize((nw, nh), Image.Resampling.BICUBIC, box=(0, 0, nw / scale, nh / scale), reducing_gap=3.0),
+    r = np.asarray(im.resize((nw, nh), Image.Resampling.BICUBIC, box=(0, 0, min(img.shape[1], nw / scale), min(img.shape[0], nh / scale)), reducing_gap=3.0),
                    dtype=np.float32)
     lo, hi = intensity_window(r, window)
     top_value = 255 if bits == 8 else 65535
@@ -338,19 +344,56 @@ def _is_image_name(p:Path)->bool:
     except OSError: return False
 
 def list_images(folder:Path):
-    """`(image files, other files)` under `folder`, recursively, sorted: images by name (or DICOM by content); hidden
-    files and folders, and system files (Thumbs.db, desktop.ini, DICOMDIR), are skipped."""
+    """`(image files, other entries)` under `folder`, recursively, sorted: images by name (or DICOM by content); the
+    other entries are files of other kinds and what cannot be an image at all (dangling links, link loops, folders
+    named like an image, links to folders, which are not followed; `not_image_reason` says which). Hidden files and
+    folders, and system files (Thumbs.db, desktop.ini, DICOMDIR), are skipped."""
     imgs, other = [], []
     for p in sorted(folder.rglob('*')):
         rel = p.relative_to(folder).parts
-        if any(s.startswith('.') for s in rel) or not p.is_file() or p.name.lower() in _IGNORED_NAMES: continue
-        (imgs if _is_image_name(p) else other).append(p)
+        if any(s.startswith('.') for s in rel) or p.name.lower() in _IGNORED_NAMES: continue
+        if p.is_file(): (imgs if _is_image_name(p) else other).append(p)
+        elif p.is_symlink() or (p.is_dir() and p.suffix.lower() in IMAGE_SUFFIXES) or not p.is_dir(): other.append(p)
     return imgs, other
+
+def not_image_reason(p)->str:
+    "Why the entry `p` that `list_images` did not count as an image is left out."
+    p = Path(p)
+    if p.is_symlink():
+        try: os.stat(p)
+        except OSError as e:
+            if e.errno == getattr(__import__('errno'), 'ELOOP', 40): return 'a symbolic link loop: ignored'
+            return f'a dangling symbolic link (its target {os.readlink(p)} does not exist): ignored'
+        if p.is_dir(): return 'a link to a folder: not followed, its images are ignored'
+    if p.is_dir(): return 'a folder named like an image file: ignored (any images inside it are listed on their own)'
+    if not p.is_file(): return 'not a regular file (a socket, pipe or device): ignored'
+    return f'not an image file name ({p.suffix or "no extension"}): ignored'
 
 def _describe_folders(found):
     return ', '.join(f'{n}/ ({len(v[0])} image{"s" * (len(v[0]) != 1)})' for n, v in found.items()) or 'no subfolders'
 
 # %% ../nbs/11_data.ipynb #d1019f4a
+_GUESS = [(re.compile(r'(^|[^a-z])(no|non|not|without)[ _-]?scol'), 'Normal'),
+          (re.compile(r'scol|curv|positive|abnormal|patholog'), 'Scoliosis'),
+          (re.compile(r'normal|healthy|negative|control|straight'), 'Normal')]
+
+def _guess_class(name):
+    "The class a folder name suggests ('curved' Scoliosis, 'healthy' Normal, 'non_scoliotic' Normal), or None."
+    s = str(name).strip().lower()
+    return next((c for rx, c in _GUESS if rx.search(s)), None)
+
+def _suggest_map(names)->str:
+    """Advice for folders `names` that are not class names: a `--class-map` that follows from the names where they say
+    the class, each other folder left out (`ignore`); never a guess that could file one class under the other."""
+    guess = {n: _guess_class(n) for n in names}
+    cm = ','.join(f'{n}={guess[n] or "ignore"}' for n in names)
+    left = [n for n in names if guess[n] is None]
+    out = f'--class-map {cm} (Python: class_map={ {n: guess[n] for n in names} })'
+    if left: out += (f'; {", ".join(f"{n}/" for n in left)} left out: map {"it" if len(left) == 1 else "each"} to Normal '
+                     'or Scoliosis instead if it holds films of that class')
+    if any(guess.values()): out += '; check that the classes are right for your data'
+    return out
+
 def _folder_classes(src:Path, found, class_map, problems)->dict:
     """{folder name: class, or None for a folder to ignore} for the subfolders `found` in `src` ({name: (images,
     other files)}), or an error that lists the folders and says how to name or map them."""
@@ -358,20 +401,19 @@ def _folder_classes(src:Path, found, class_map, problems)->dict:
         unknown = [k for k in class_map if k not in found]
         if unknown: raise ValueError(f'{src}: class_map names folder(s) {", ".join(map(repr, unknown))} that do not exist; '
                                      f'found {_describe_folders(found)}')
-        mapping = {n: _class_of(n, class_map) for n in found if n in class_map}
+        mapping = {n: _class_of(n, class_map) for n in found if n in class_map or _class_of(n) in CLASSES}   # Normal/ stays Normal
         for n in found:
-            if n not in class_map and found[n][0]:
+            if n not in mapping and found[n][0]:
                 problems.append(dict(path=str(src / n), reason=f'folder not in class_map: its {len(found[n][0])} images are ignored'))
         return mapping
     mapping = {n: _class_of(n) for n in found}
     others = [n for n, c in mapping.items() if c == '?' and found[n][0]]
     known = [c for c in mapping.values() if c in CLASSES]
     if others or len(known) != len(set(known)):
-        eg = list(zip([n for n in found if found[n][0]][:2], CLASSES))
         raise ValueError(f'{src}: cannot tell which folders hold Normal and which Scoliosis images; found '
-                         f'{_describe_folders(found)}. Name the class folders Normal/ and Scoliosis/, or map each '
-                         'folder to its class, e.g. class_map={' + ', '.join(f"'{n}': '{c}'" for n, c in eg) + '} (command '
-                         'line: --class-map ' + ','.join(f'{n}={c}' for n, c in eg) + ') with the classes right for your data')
+                         f'{_describe_folders(found)}. Name the class folders Normal/ and Scoliosis/, or map the other '
+                         f'folders: {_suggest_map(others)}' if others else f'{src}: folders {", ".join(f"{n}/" for n in found if mapping[n] in CLASSES)} '
+                         'name the same class twice; leave one out, e.g. --class-map ' + [n for n in found if mapping[n] in CLASSES][-1] + '=ignore')
     mapping = {n: c for n, c in mapping.items() if c in CLASSES}
     if not mapping:
         loose = [p for p in src.iterdir() if p.is_file() and _is_image_name(p)]
@@ -390,7 +432,7 @@ def _from_folders(src:Path, class_map, problems):
         if c is None: continue
         imgs, other = found[n]
         if not imgs: problems.append(dict(path=str(src / n), reason='class folder is empty: no PNG, JPEG or DICOM files in it'))
-        for p in other: problems.append(dict(path=str(p), reason=f'not an image file name ({p.suffix or "no extension"}): ignored'))
+        for p in other: problems.append(dict(path=str(p), reason=not_image_reason(p)))
         rows += [dict(path=str(p), label=c) for p in imgs]
     present = sorted({r['label'] for r in rows})
     if len(present) < 2:
@@ -430,7 +472,7 @@ def _manifest_row(r, i, csv, cols, class_map, problems):
 
 # %% ../nbs/11_data.ipynb #cc544c4b
 def _from_manifest(csv:Path, class_map, problems):
-    try: raw = pd.read_csv(csv, dtype=str, keep_default_na=False, encoding='utf-8-sig')
+    try: raw = pd.read_csv(csv, dtype=str, keep_default_na=False, encoding='utf-8-sig', encoding_errors='surrogateescape')   # names in any bytes
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f'{csv}: cannot read it as a CSV manifest ({type(e).__name__}: {e})') from None
     pcol, lcol = _manifest_columns(csv)
@@ -470,8 +512,12 @@ def _dicom_patient_ids(paths):
 def _finish(df, problems, dicom_ids=True):
     df = df.copy()
     df['path'] = [os.path.abspath(p) for p in df['path']]
+    labels = df.groupby('path', sort=False)['label'].agg(lambda v: sorted(set(v)))
+    conflict = labels[labels.map(len) > 1]
+    for p, ls in conflict.items(): problems.append(dict(path=p, reason=f'label conflict: listed as {" and as ".join(ls)}; left out until the labels agree'))
+    df = df[~df['path'].isin(set(conflict.index))]
     dup = df['path'].duplicated()
-    for p in df.loc[dup, 'path']: problems.append(dict(path=p, reason='listed more than once: the first entry is kept'))
+    for p in df.loc[dup, 'path']: problems.append(dict(path=p, reason='listed more than once (same label): the first entry is kept'))
     df = df[~dup].reset_index(drop=True)
     df['y'] = (df['label'] == CLASSES[1]).astype(int)
     df['cobb_angle'] = pd.to_numeric(df['cobb_angle'], errors='coerce').astype(float) if 'cobb_angle' in df else np.nan
@@ -488,7 +534,7 @@ def _finish(df, problems, dicom_ids=True):
     df = df[first + [c for c in df.columns if c not in first]]
     df.attrs['problems'] = problems
     if problems:
-        lines = [f'  {p["path"]}: {p["reason"]}' for p in problems[:20]] + ([f'  ... and {len(problems) - 20} more'] if len(problems) > 20 else [])
+        lines = [f'  {printable(p["path"])}: {p["reason"]}' for p in problems[:20]] + ([f'  ... and {len(problems) - 20} more'] if len(problems) > 20 else [])
         warnings.warn(DataWarning(f'{len(problems)} problem(s) in the data; the rest loads:\n' + '\n'.join(lines)), stacklevel=3)
     return df
 
@@ -628,6 +674,17 @@ def _build_one(self:ImageCache, path):
     except ImageReadError as e: return path, None, None, e.reason
     except Exception as e: return path, None, None, f'{type(e).__name__}: {e}'
 
+# %% ../nbs/11_data.ipynb #90cdad9d
+@patch
+def check_writable(self:ImageCache):
+    "Raise `PermissionError` naming the cache folder when entries cannot be written there (so no image is blamed for it)."
+    try:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=self.dir): pass
+    except OSError as e:
+        raise PermissionError(f'the image cache folder {self.root} cannot be written ({e.strerror or e}); give a writable '
+                              'folder with --cache (or set SCOLIOSIS_XRAY_HOME), or make this one writable') from None
+
 # %% ../nbs/11_data.ipynb #a71bc749
 @patch
 def build(self:ImageCache, df, workers:int=None, progress:bool=True):
@@ -637,7 +694,8 @@ def build(self:ImageCache, df, workers:int=None, progress:bool=True):
         warnings.simplefilter('ignore')          # tqdm.auto warns on import in a notebook without ipywidgets
         from tqdm.auto import tqdm
     paths = list(dict.fromkeys(str(p) for p in df['path']))
-    workers = max(1, min(os.cpu_count() or 1, len(paths)) if workers is None else min(int(workers), len(paths) or 1))
+    self.check_writable()
+    workers = max(1, min(os.cpu_count() or 1, len(paths), int(workers or os.cpu_count() or 1)))   # never more than cores or files
     res = {}
     with tqdm(total=len(paths), desc='Caching images', unit='img', disable=not progress) as bar:
         if workers == 1:
@@ -954,7 +1012,7 @@ def format_audit(report:dict)->str:
     L += _shortcut_lines(r['shortcut'])
     def listing(title, items, fmt):
         if not items: return
-        L.extend(['', f'{title} ({len(items)}):'] + [f'  {fmt(i)}' for i in items[:25]] + ([f'  ... and {len(items) - 25} more (see --json)'] if len(items) > 25 else []))
+        L.extend(['', f'{title} ({len(items)}):'] + [f'  {printable(fmt(i))}' for i in items[:25]] + ([f'  ... and {len(items) - 25} more (see --json)'] if len(items) > 25 else []))
     listing('Unreadable files', r['unreadable'], lambda d: f"{_rel(d['path'], root)}: {d['reason']}")
     listing('Problems while listing', r['load_problems'], lambda d: f"{_rel(d['path'], root)}: {d['reason']}")
     dup = lambda d: ' = '.join(_rel(p, root) for p in d['paths']) + ('   [ACROSS CLASSES]' if d['cross_class'] else '')
@@ -1095,7 +1153,7 @@ def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     column in `df`, also files whose content changed)."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f'{path}: no splits file; make one with make_splits and save_splits')
-    s = pd.read_csv(path, dtype=str, keep_default_na=False)
+    s = pd.read_csv(path, dtype=str, keep_default_na=False, encoding='utf-8', encoding_errors='surrogateescape')   # any file name
     if not {'path', 'label', 'group'} <= set(s.columns) or not ({'split', 'fold'} & set(s.columns)):
         raise ValueError(f'{path}: not a splits file (columns {list(s.columns)}; expected path, label, split or fold, group)')
     s['key'] = [_norm(p if os.path.isabs(p) else path.absolute().parent / p) for p in s['path']]

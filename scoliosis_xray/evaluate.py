@@ -26,6 +26,7 @@ from .plots import figure_png, figure_axes
 from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
 from .augment import eval_transform
 from .train import load_model, predict_loader, resolve_device, train
+from .predict import exclude_out_of_scope
 
 # %% ../nbs/16_evaluate.ipynb #f2545fc7
 def save_metrics(metrics:dict, path)->Path:
@@ -596,6 +597,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         if len(failures): write_csv(out / 'skipped.csv', failures)
         if len(ok) == 0: raise EvaluationError(f'none of the {len(rows)} images in {what} could be read; the reasons are in {out / "skipped.csv"}')
         ok, overlap = _leave_out_seen(run, ok, cache, out, src) if external else (ok, 0)
+        ok = exclude_out_of_scope(ok, model, ck, cache, dev, out)       # not spine radiographs: listed in out_of_scope.csv, not scored
         if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
         p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None

@@ -496,7 +496,11 @@ def make_dataset(out, n:int=200, seed:int=0, scoliosis_fraction:float=0.5, cobb_
     if n < 1: raise ValueError(f'n must be at least 1, not {n}')
     if not 0 <= scoliosis_fraction <= 1: raise ValueError(f'scoliosis_fraction must be in [0, 1], not {scoliosis_fraction}')
     if images_per_patient < 1: raise ValueError('images_per_patient must be at least 1')
-    if height < 256: raise ValueError(f'height must be at least 256 px, not {height}')
+    if not 256 <= height <= 8192: raise ValueError(f'height must be 256 to 8192 px, not {height}')
+    lo, hi = (float(v) for v in cobb_range)
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi <= 90):   # NaN fails every comparison
+        raise ValueError(f'the Cobb angle range must satisfy 0 <= cobb-min < cobb-max <= 90 degrees (the films drawn are AP spines), not {lo} to {hi}')
+    if not (np.isfinite(margin) and 0 <= margin < 10): raise ValueError(f'margin must be 0 to 10 degrees (exclusive), not {margin}')
     cfg = _config(n, seed, scoliosis_fraction, cobb_range, margin, height, bit_depth, images_per_patient)
     if dataset_is_complete(out, cfg):
         if progress: print(f'Reusing the synthetic dataset in {out} ({n} images, seed {seed}).')
@@ -510,7 +514,7 @@ def make_dataset(out, n:int=200, seed:int=0, scoliosis_fraction:float=0.5, cobb_
     np.random.default_rng([seed, 2**31]).shuffle(labels)
     kw = dict(seed=seed, cobb_range=tuple(cobb_range), margin=margin, height=height, bit_depth=bit_depth)
     jobs = [(i, i // images_per_patient, i % images_per_patient, str(labels[i // images_per_patient]), kw, str(out)) for i in range(n)]
-    workers = workers or min(len(jobs), os.cpu_count() or 1)
+    workers = max(1, min(int(workers or os.cpu_count() or 1), len(jobs), os.cpu_count() or 1))   # never more than cores or images
     results = [None] * n
     from tqdm.auto import tqdm
     bar = tqdm(total=n, desc='Drawing radiographs', unit='img', disable=not progress)

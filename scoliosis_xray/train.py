@@ -447,9 +447,13 @@ def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False,
     return _finish(cfg, run, writer, state, val_ds, val_loader, device)
 
 # %% ../nbs/15_train.ipynb #aa12139f
+from dataclasses import replace
+from .model import run_ood
+
 def _finish(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->dict:
     "Best model's validation figures, hparams, and the final `metrics.json`."
     model, ck = load_model(run.best, device)
+    save_checkpoint(replace(ck, state=dict(ck.state, ood=run_ood(run.path, model, val_ds, val_loader, device, seed=cfg.seed))), run.best)   # for predict's scope check
     yv, pv, _ = predict_loader(model, val_loader, device, cfg.amp)
     best, hist = state.best, state.history
     worst = np.argsort(-np.abs(yv - pv))[:8]

@@ -41,10 +41,10 @@ def test_metrics_json_holds_every_metric_with_its_ci(run):
 def test_predict_agrees_with_evaluate(run):
     pr = pd.read_csv(run / 'run' / 'eval' / 'predictions.csv')
     out = run / 'preds.csv'
-    r = sx('predict', '--checkpoint', run / 'run' / 'checkpoints' / 'best.pt', *pr.path, '--out', out, '--quiet')
+    r = sx('predict', '--checkpoint', run / 'run' / 'checkpoints' / 'best.pt', *pr.path, '--out', out, '--quiet', '--include-out-of-scope')
     assert r.returncode == 0, r.stderr
     p = pd.read_csv(out)
-    assert list(p.columns) == ['path', 'prob_scoliosis', 'label', 'threshold', 'error']
+    assert list(p.columns) == ['path', 'prob_scoliosis', 'label', 'threshold', 'ood_score', 'warning', 'error']
     assert np.allclose(p.prob_scoliosis, pr.prob, atol=1e-5) and (p.label == pr.predicted).all()
 
 def test_predict_bad_file_corpus_reports_each_and_predicts_the_rest(run, tmp_path):
@@ -52,7 +52,7 @@ def test_predict_bad_file_corpus_reports_each_and_predicts_the_rest(run, tmp_pat
     good, bad = bad_file_corpus(tmp_path / 'corpus', sorted(data.glob('Normal/*.png'))[:8] + sorted(data.glob('Scoliosis/*.png'))[:8])
     expect = {p.name: why for p, why in bad.items()}
     r = sx('predict', '--checkpoint', run / 'run' / 'checkpoints' / 'best.pt', tmp_path / 'corpus', '--out', tmp_path / 'p.json',
-           '--cam', tmp_path / 'cams', '--quiet')
+           '--cam', tmp_path / 'cams', '--quiet', '--include-out-of-scope')
     assert r.returncode == 1, 'any failed input makes the exit status non-zero'
     assert 'Traceback' not in r.stderr
     p = pd.DataFrame(json.loads((tmp_path / 'p.json').read_text()))

@@ -1,0 +1,94 @@
+"""Near-duplicate detection under re-crops (issue 11, item 9): how often a perturbed copy of a radiograph is grouped
+with its original (target >= 95%) and how often distinct radiographs are grouped by mistake (target <= 1%), for the
+audit's perceptual hash and for candidate crop-tolerant hashes, plus the pairwise comparison time at 10,000 images.
+
+    python benchmarks/bench_dups.py [--n 200] [--height 512] [--seed 0]
+
+Copies of synthetic films: cropped (up to 10% per side), rescaled (0.5-1.5x), re-encoded as JPEG (quality 60-90),
+brightness/gamma changed (gamma 0.7-1.4, gain 0.8-1.2), and all four at once. The numbers are measured, not asserted."""
+import argparse, io, tempfile, time
+import numpy as np
+from PIL import Image
+
+from scoliosis_xray.synth import make_dataset, read_landmarks
+from scoliosis_xray.data import load_dataset, read_image, perceptual_hash, hash_distance, near_pairs, NEAR_DUP_BITS
+
+def perturb(a, kind, g):
+    "A perturbed copy of the uint8 image `a`."
+    h, w = a.shape
+    if kind in ('crop', 'all'):
+        l, r, t, b = (g.uniform(0, 0.10, 4) * [w, w, h, h]).astype(int)
+        a = a[t:h - b, l:w - r]
+    if kind in ('rescale', 'all'):
+        s = g.uniform(0.5, 1.5); a = np.asarray(Image.fromarray(a).resize((max(8, int(a.shape[1] * s)), max(8, int(a.shape[0] * s))), Image.Resampling.BICUBIC))
+    if kind in ('gamma', 'all'):
+        a = np.clip(255 * g.uniform(0.8, 1.2) * (a / 255.0) ** g.uniform(0.7, 1.4), 0, 255).astype(np.uint8)
+    if kind in ('jpeg', 'all'):
+        buf = io.BytesIO(); Image.fromarray(a).save(buf, 'JPEG', quality=int(g.integers(60, 91))); a = np.asarray(Image.open(buf))
+    return a
+
+def centre_hash(img, frac=0.12, hash_size=8):
+    "Candidate: a DCT hash of the image with `frac` of each side cut off (a crop of up to 10% per side keeps most of it)."
+    h, w = img.shape
+    c = img[int(h * frac):h - int(h * frac), int(w * frac):w - int(w * frac)]
+    return perceptual_hash(c, hash_size)
+
+METHODS = {'audit phash (256 bit, <= 26)': (lambda a: perceptual_hash(a), NEAR_DUP_BITS),
+           'centre 76%, 64 bit (<= 10)': (lambda a: centre_hash(a, 0.12, 8), 10),
+           'centre 76%, 64 bit (<= 14)': (lambda a: centre_hash(a, 0.12, 8), 14)}
+
+GRID = (0.0, 0.035, 0.07, 0.105)     # crop fractions per side tried by the box-grid candidate (4**4 = 256 boxes)
+
+def _thumb(img, width=96):
+    h, w = img.shape
+    return np.asarray(Image.fromarray(np.ascontiguousarray(img, dtype=np.float32)).resize((width, max(8, round(h * width / w))), Image.Resampling.BOX))
+
+def _bits(t):
+    return np.unpackbits(np.frombuffer(bytes.fromhex(perceptual_hash(t)), dtype=np.uint8))
+
+def box_hashes(img):
+    "Candidate: the 256-bit hash of each of `GRID`**4 crops of a 96-px-wide thumbnail (a copy's own hash lands near one)."
+    t = _thumb(img); H, W = t.shape
+    return np.array([_bits(t[int(a * H):H - int(b * H), int(l * W):W - int(r * W)]) for l in GRID for r in GRID for a in GRID for b in GRID])
+
+def grid_candidate(imgs, pert, kinds, bits=32):
+    "Box-grid rates: a copy is grouped when its full hash is within `bits` of one of its original's box hashes."
+    t0 = time.perf_counter(); boxes = np.stack([box_hashes(im.astype(np.float32)) for im in imgs]); ms = 1000 * (time.perf_counter() - t0) / len(imgs)
+    full = np.stack([_bits(_thumb(im.astype(np.float32))) for im in imgs])
+    got = {k: np.mean([(boxes[i] != _bits(_thumb(c.astype(np.float32)))).sum(-1).min() <= bits for (i, kk), c in pert.items() if kk == k]) for k in kinds}
+    d = np.array([(boxes != f).sum(-1).min(-1) for f in full]); np.fill_diagonal(d, 10**6)
+    return got, float(np.mean(d.min(1) <= bits)), ms
+
+def rates(orig, copies, kinds, max_bits):
+    "Share of copies within `max_bits` of their original, per kind; share of originals within `max_bits` of another original."
+    got = {k: np.mean([hash_distance(orig[i], c) <= max_bits for (i, kk), c in copies.items() if kk == k]) for k in kinds}
+    pairs, _ = near_pairs(orig, max_bits)
+    return got, len(set(pairs.ravel().tolist())) / len(orig)
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--n', type=int, default=200); ap.add_argument('--height', type=int, default=512); ap.add_argument('--seed', type=int, default=0)
+    ap.add_argument('--grid', action='store_true', help='also measure the box-grid candidate (slow: 256 hashes per image)')
+    a = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as d:
+        make_dataset(f'{d}/syn', n=a.n, seed=a.seed, height=a.height, progress=False)
+        imgs = [read_image(p).astype(np.uint8) for p in load_dataset(f'{d}/syn').path]
+    g, kinds = np.random.default_rng(a.seed), ('crop', 'rescale', 'jpeg', 'gamma', 'all')
+    pert = {(i, k): perturb(im, k, g) for i, im in enumerate(imgs) for k in kinds}
+    print(f'{len(imgs)} synthetic films ({a.height} px tall), {len(pert)} perturbed copies\n')
+    print(f'{"method":32}' + ''.join(f'{k:>9}' for k in kinds) + f'{"distinct grouped":>18}{"hash ms/img":>13}')
+    for name, (fn, bits) in METHODS.items():
+        t0 = time.perf_counter(); orig = [fn(im.astype(np.float32)) for im in imgs]; ms = 1000 * (time.perf_counter() - t0) / len(imgs)
+        copies = {k: fn(v.astype(np.float32)) for k, v in pert.items()}
+        got, false = rates(orig, copies, kinds, bits)
+        print(f'{name:32}' + ''.join(f'{got[k]:>9.1%}' for k in kinds) + f'{false:>18.1%}{ms:>13.1f}')
+    if a.grid:
+        for bits in (26, 32):
+            got, false, ms = grid_candidate(imgs, pert, kinds, bits)
+            print(f'{f"box grid 256 x 256 bit (<= {bits})":32}' + ''.join(f'{got[k]:>9.1%}' for k in kinds) + f'{false:>18.1%}{ms:>13.1f}')
+    rng = np.random.default_rng(1)
+    hashes = [rng.integers(0, 256, 32, dtype=np.uint8).tobytes().hex() for _ in range(10_000)]
+    t0 = time.perf_counter(); near_pairs(hashes, NEAR_DUP_BITS); t = time.perf_counter() - t0
+    print(f'\nall pairs of 10,000 256-bit hashes compared in {t:.1f} s (near_pairs, blocks of 512)')
+
+if __name__ == '__main__': main()
