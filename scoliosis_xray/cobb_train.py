@@ -127,7 +127,10 @@ def landmark_table(src)->pd.DataFrame:
 def _split(df, val, test, seed, cache, progress):
     """`make_splits` (grouped, stratified at 10°) when every split can hold both grades; otherwise grouped by patient and
     duplicates, each group dealt at random to reach the shares (a landmark model needs no class balance)."""
-    try: return make_splits(df, val=val, test=test, seed=seed, cache=cache, progress=progress)
+    try:
+        with warnings.catch_warnings():      # class balance per split matters to a classifier, not to landmarks
+            warnings.filterwarnings('ignore', message='few images per split')
+            return make_splits(df, val=val, test=test, seed=seed, cache=cache, progress=progress)
     except ValueError as e:
         if 'class' not in str(e): raise
     g = assign_groups(df, cache, progress=progress)
