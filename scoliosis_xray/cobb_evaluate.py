@@ -6,11 +6,13 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cobb_evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['COBB_COLUMNS', 'POINT_COLUMNS', 'measure', 'predict_cobb', 'format_agreement', 'cobb_limitations', 'evaluate_cobb',
-           'load_fmt', 'plt_close', 'measurement_vs_classifier']
+           'measurement_vs_classifier']
 
 # %% ../nbs/24_cobb_evaluate.ipynb #f785f15a
 import json, math
 from pathlib import Path
+
+import matplotlib.pyplot as plt
 
 import numpy as np
 import pandas as pd
@@ -27,7 +29,7 @@ from .metrics import roc_auc, evaluate_predictions
 from .evaluate import training_overlap, predict_frame, checkpoint_cache
 from .landmarks import VERTEBRAE
 from .cobb import cobb_angles, agreement, landmark_error, plot_bland_altman, plot_error_by_level, plot_severity_confusion, draw_overlay
-from .landmark_model import to_image_points, N_VERT
+from .landmark_model import to_image_points, to_input_points, N_VERT
 from .cobb_train import (load_landmark_model, predict_points, cobb_settings, landmark_table, true_angles, plot_landmark_grid)
 
 # %% ../nbs/24_cobb_evaluate.ipynb #68c752f0
@@ -167,12 +169,12 @@ def _figures(tab, f, rows, meas)->dict:
         if 'severity_confusion' in f.get('agreement', {}): figs['severity_confusion'] = plot_severity_confusion(f['agreement']['severity_confusion'])
     err = (tab.largest - tab.true_largest).abs().fillna(np.inf).to_numpy()
     worst = np.argsort(-err)[:6]
-    imgs = [preprocess(read_image(rows['path'].iloc[i]), (512, 256)) for i in worst]
-    pts = []
-    for i in worst:
-        h, w = read_image(rows['path'].iloc[i]).shape
-        s = min(512 / h, 256 / w); top, left = (512 - round(h * s)) // 2, (256 - round(w * s)) // 2
-        pts.append((np.asarray(rows['points'].iloc[i]).reshape(-1, 2) * s + [left, top], dict(meas[i], points=np.asarray(meas[i]['points']).reshape(-1, 2) * s + [left, top])))
+    size, imgs, pts = (512, 256), [], []
+    for i in worst:                              # each film read once, shown letterboxed with its points moved the same way
+        im = read_image(rows['path'].iloc[i])
+        imgs.append(preprocess(im, size))
+        move = lambda q: to_input_points(np.asarray(q).reshape(-1, 2), im.shape, size)
+        pts.append((move(rows['points'].iloc[i]), dict(meas[i], points=move(meas[i]['points']))))
     figs['worst_films'] = plot_landmark_grid(imgs, [p for p, _ in pts], [m for _, m in pts],
                                              [f"true {tab.true_largest.iloc[i]:.0f}° / {'flagged' if not ok[i] else f'{tab.largest.iloc[i]:.0f}°'}" for i in worst])
     return figs
@@ -235,20 +237,17 @@ def evaluate_cobb(run, data=None, out=None, n_boot:int=2000, seed:int=0, device=
     meas = _measure_rows(model, ck, rows, dev, progress)
     tab = _table(rows, meas)
     f = _facts(tab, rows, meas, n_boot, seed)
-    facts.update(run=run.name, source_name=Path(facts['source']).name, synthetic=(Path(facts['source']) / 'synth.json').exists() or 'synthetic' in str(load_fmt(rows)))
+    facts.update(run=run.name, source_name=Path(facts['source']).name, synthetic=(Path(facts['source']) / 'synth.json').exists())
     figs = _figures(tab, f, rows, meas)
     write_csv(out / 'measurements.csv', tab, overwrite=overwrite)
-    for k, fig in figs.items(): atomic_write(out / f'{k}.png', figure_png(fig), overwrite=overwrite); plt_close(fig)
+    for k, fig in figs.items(): atomic_write(out / f'{k}.png', figure_png(fig), overwrite=overwrite); plt.close(fig)
     res = dict(out=str(out), facts=facts, metrics=f, limitations=cobb_limitations(f, facts))
     atomic_write(out / 'metrics.json', json.loads(dumps_json(res)), overwrite=overwrite)
     atomic_write(out / 'report.md', _report(f, facts, figs), overwrite=overwrite)
     _log_tb(run, out.name, f)
     return res
 
-def load_fmt(rows): return rows.attrs.get('format', '')
-def plt_close(fig):
-    import matplotlib.pyplot as plt
-    plt.close(fig)
+
 
 # %% ../nbs/24_cobb_evaluate.ipynb #c38157e8
 def _log_tb(run, name, f):
