@@ -211,6 +211,10 @@ def limitations(facts:dict)->list:
         out.append(s + '. To compare two models or settings on these same images use `scoliosis-xray compare`, '
                    'a paired test that can detect differences smaller than these intervals.')
     out += _shortcut_sentence(data.get('shortcut_check'))
+    if data.get('out_of_scope_excluded'):
+        k = data['out_of_scope_excluded']
+        out.append(f'{k} image(s) were left out as not spine radiographs like the training images (out_of_scope.csv gives each '
+                   'reason); the numbers describe the remaining images only, and a check that flags a true radiograph changes them.')
     if data.get('synthetic'):
         out.append('All images are synthetic radiographs: these numbers show that the workflow runs and what it can measure, '
                    'not how the model performs on patients.')
@@ -446,13 +450,14 @@ def _is_synthetic(src)->bool:
     p = Path(src)
     return (p / 'synth.json').is_file() if p.is_dir() else False
 
-def _data_facts(src, df, rows, failures, audit_rep, split, external, model_auc=None):
+def _data_facts(src, df, rows, failures, audit_rep, split, external, model_auc=None, out_of_scope:int=0):
     """The report's data facts; the audit's shortcut check is flagged when the audit flagged it or when metadata alone
-    (above chance) comes within 0.05 of the model's ROC-AUC `model_auc`."""
+    (above chance) comes within 0.05 of the model's ROC-AUC `model_auc`. `out_of_scope`: images left out as not spine
+    radiographs (`exclude_out_of_scope`)."""
     sc = (audit_rep or {}).get('shortcut') or {}
     d = dict(source=str(src), images_in_dataset=len(df), evaluated_split='all images' if external else split, evaluated=len(rows),
              scoliosis=int(rows.y.sum()), normal=int(len(rows) - rows.y.sum()), unreadable_skipped=len(failures),
-             synthetic=_is_synthetic(src))
+             out_of_scope_excluded=int(out_of_scope), synthetic=_is_synthetic(src))
     if audit_rep is not None:
         lo = (sc.get('ci') or [None])[0]
         above = bool(sc.get('above_chance', lo is not None and lo > 0.5))
@@ -598,6 +603,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         if len(ok) == 0: raise EvaluationError(f'none of the {len(rows)} images in {what} could be read; the reasons are in {out / "skipped.csv"}')
         ok, overlap = _leave_out_seen(run, ok, cache, out, src) if external else (ok, 0)
         ok = exclude_out_of_scope(ok, model, ck, cache, dev, out)       # not spine radiographs: listed in out_of_scope.csv, not scored
+        n_oos = int(ok.attrs.get('out_of_scope', 0))
         if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
         p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
@@ -606,6 +612,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         grp = ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None   # patients with several films
         m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc,
                                  threshold_from='validation', groups=grp, prevalence=prevalence)
+        m['left_out'] = dict(unreadable=len(failures), out_of_scope=n_oos, seen_in_training=int(overlap))
         pr_recal = None
         if recalibrate:
             m['recalibrated'], pr_recal = _recalibration(run, model, ck, cache, dev, batch_size, ok.y.to_numpy(), p, n_boot, seed)
@@ -618,7 +625,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         audit_rep = _audit(run, out, src, external, progress)
         facts = dict(title=f'scoliosis-xray evaluation: {run.name}', run=str(run.path), split='all images' if external else split,
                      external=external, metrics=m, figures=fig_paths,
-                     data=_data_facts(src, df, ok, failures, audit_rep, split, external, m['operating_points']['chosen']['metrics']['roc_auc']['value'])
+                     data=_data_facts(src, df, ok, failures, audit_rep, split, external, m['operating_points']['chosen']['metrics']['roc_auc']['value'], n_oos)
                           | (dict(left_out_seen_in_training=overlap) if external else {}),
                      tensorboard_tag=name if external else f'eval/{split}', training=_training_facts(run, ck, thr))
         atomic_write(out / 'facts.json', json.dumps(facts, indent=1, default=str) + '\n')
