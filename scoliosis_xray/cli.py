@@ -154,6 +154,7 @@ NOT_OFFERED = {   # TrainConfig fields a command has no option for, and why
 _OPTION = {   # where an option differs from its field (any command, or (command, field)): spelling, choices, meaning
     'adapt_random_init': dict(flag='--adapt'),   # --adapt / --no-adapt, the spelling users already type
     'amp': dict(choices=('auto', 'bf16', 'fp16', 'off')),
+    'resize': dict(choices=('letterbox', 'crop', 'stretch')),
     'image_size': dict(metavar='HxW'),
     'head_epochs': dict(default=None, help='stage 1: the head alone, backbone (and its BatchNorm statistics) frozen (default: 2, or --epochs if fewer)'),
     ('train', 'out'): dict(default=None, help='run folder to create (required unless --resume)'),
@@ -247,6 +248,7 @@ def _evaluate(p):
     p.add_argument('--prevalence', type=float, default=None, help='also give PPV and NPV at this prevalence of scoliosis (e.g. 0.03 for a screening population)')
     p.add_argument('--recalibrate', action='store_true', help="also recalibrate the probabilities (Platt scaling fitted on the run's validation split) and test them")
     p.add_argument('--no-cam', action='store_true', help='skip Grad-CAM')
+    p.add_argument('--no-geometry-check', action='store_true', help='skip scoring the model a second time with every image centre-cropped (no padding shows its shape)')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_evaluate_run, command='evaluate')
@@ -255,7 +257,7 @@ def _evaluate_run(a):
     from scoliosis_xray.evaluate import evaluate_run, format_ci
     from scoliosis_xray.explain import explain_run
     r = evaluate_run(a.run, data=a.data, split=a.split, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet,
-                     prevalence=a.prevalence, recalibrate=a.recalibrate)
+                     prevalence=a.prevalence, recalibrate=a.recalibrate, geometry=not a.no_geometry_check)
     if not a.no_cam: explain_run(a.run, out=r['out'], device=a.device, progress=not a.quiet)
     op = r['metrics']['operating_points']['chosen']; mm = op['metrics']
     print(f"{r['metrics']['n']} images ({r['metrics']['n_positive']} Scoliosis); threshold {op['threshold']:.4f} ({op['threshold_source']})")
@@ -265,6 +267,8 @@ def _evaluate_run(a):
         ap = op['at_prevalence']
         for k in ('ppv', 'npv'): print(f"  {k} at {100 * ap['prevalence']:.3g}%{'':<7} {format_ci(ap[k])}")
     if op.get('mild_missed') and op['mild_missed']['of']: print(f"  mild curves missed {op['mild_missed']['missed']} of {op['mild_missed']['of']}")
+    if g := r['metrics'].get('geometry_hidden'):
+        print(f"  roc_auc, geometry hidden {format_ci(g['roc_auc_hidden'])}  (difference {g['difference']['value']:+.3f}, 95% CI {g['difference']['ci'][0]:+.3f} to {g['difference']['ci'][1]:+.3f})")
     print(f"metrics: {Path(r['out']) / 'metrics.json'}")
     print(f"report:  {Path(r['out']) / 'report.html'}")
 

@@ -7,11 +7,11 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 # %% auto #0
 __all__ = ['SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS', 'CACHE_VERSION',
            'SHORTCUT_AUC', 'SHORTCUT_LOWER', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError',
-           'sniff_format', 'read_image', 'bad_file_corpus', 'letterbox_geometry', 'intensity_window', 'preprocess',
-           'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'not_image_reason', 'load_dataset',
-           'perceptual_hash', 'hash_distance', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'shortcut_check',
-           'audit', 'format_audit', 'save_audit', 'assign_groups', 'make_splits', 'kfold_splits', 'save_splits',
-           'load_splits', 'XrayDataset', 'split_datasets']
+           'sniff_format', 'read_image', 'bad_file_corpus', 'letterbox_geometry', 'fit_geometry', 'intensity_window',
+           'preprocess', 'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'not_image_reason',
+           'load_dataset', 'perceptual_hash', 'hash_distance', 'ImageCache', 'near_pairs', 'duplicate_clusters',
+           'shortcut_check', 'audit', 'format_audit', 'save_audit', 'assign_groups', 'make_splits', 'kfold_splits',
+           'save_splits', 'load_splits', 'XrayDataset', 'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
 import contextlib, hashlib, json, math, os, re, struct, tempfile, warnings
@@ -24,7 +24,7 @@ import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 from fastcore.basics import patch
 
-from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input, DEFAULT_SIZE, printable
+from .core import CLASSES, cache_dir, atomic_write, sha256_file, jsonable, to_input, DEFAULT_SIZE, RESIZE_MODES, printable
 
 # %% ../nbs/11_data.ipynb #8ff9f64a
 SQUARE_SIZE = (384, 384)           # the square option, about as many pixels
@@ -266,22 +266,44 @@ def letterbox_geometry(h:int, w:int, size=DEFAULT_SIZE):
     scale, top, left, _, _ = _fit(h, w, size)
     return scale, top, left
 
+def fit_geometry(h:int, w:int, size=DEFAULT_SIZE, resize:str='letterbox'):
+    """(scale_x, scale_y, top, left) of an `h` x `w` image fitted into `size` by `resize` (one of `RESIZE_MODES`):
+    original pixel (x, y) lands at (x * scale_x + left, y * scale_y + top). `letterbox`: the whole image, aspect kept,
+    padded; `crop`: the centre, cut to the input's aspect, fills the input (a negative top or left is what was cut
+    off); `stretch`: the whole image fills the input, aspect not kept."""
+    if resize not in RESIZE_MODES: raise ValueError(f"resize must be one of {', '.join(RESIZE_MODES)}, not {resize!r}")
+    if resize == 'letterbox':
+        s, t, l = letterbox_geometry(h, w, size)
+        return s, s, t, l
+    H, W = int(size[0]), int(size[1])
+    if h < 1 or w < 1 or H < 1 or W < 1: raise ValueError(f'cannot fit a {h} x {w} image into {size}')
+    if resize == 'stretch': return W / w, H / h, 0.0, 0.0
+    s = max(H / h, W / w)
+    return s, s, (H - h * s) / 2, (W - w * s) / 2
+
 # %% ../nbs/11_data.ipynb #adaf5edb
 def intensity_window(img, window=DEFAULT_WINDOW):
     "The (low, high) intensities at percentiles `window` of `img`: the values `preprocess` maps to black and white."
     lo, hi = np.percentile(np.asarray(img, dtype=np.float32), window)
     return float(lo), float(hi)
 
-def preprocess(img, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8)->np.ndarray:
-    """Letterbox the 2-D image `img` into `size` (height, width) with its aspect ratio kept (black padding), intensities
-    windowed at percentiles `window` of the image. Returns uint8 (`bits=8`) or uint16 (`bits=16`), `size` shaped."""
+def preprocess(img, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8, resize:str='letterbox')->np.ndarray:
+    """Fit the 2-D image `img` into `size` (height, width): letterboxed with its aspect ratio kept (black padding), or
+    by `resize='crop'` (its centre, cut to the input's aspect) or `'stretch'` (see `fit_geometry`); intensities windowed
+    at percentiles `window` of the image. Returns uint8 (`bits=8`) or uint16 (`bits=16`), `size` shaped."""
     img = np.asarray(img, dtype=np.float32)
     if img.ndim != 2: raise ValueError(f'preprocess expects a 2-D grayscale image, not shape {img.shape}')
     if bits not in (8, 16): raise ValueError(f'bits must be 8 or 16, not {bits}')
-    scale, top, left, nh, nw = _fit(*img.shape, size)
+    sx, sy, t, l = fit_geometry(*img.shape, size, resize)
+    if resize == 'letterbox':
+        scale, top, left, nh, nw = _fit(*img.shape, size)
+        box = (0, 0, min(img.shape[1], nw / scale), min(img.shape[0], nh / scale))
+    else:                                                     # the input's pixels, mapped back into the image
+        top, left, nh, nw = 0, 0, int(size[0]), int(size[1])
+        h, w = img.shape                                     # (rounding must not step outside the image)
+        box = (max(0.0, -l / sx), max(0.0, -t / sy), min(float(w), (nw - l) / sx), min(float(h), (nh - t) / sy))
     im = Image.fromarray(np.ascontiguousarray(img))
-    r = np.asarray(im.resize((nw, nh), Image.Resampling.BICUBIC, box=(0, 0, min(img.shape[1], nw / scale), min(img.shape[0], nh / scale)), reducing_gap=3.0),
-                   dtype=np.float32)
+    r = np.asarray(im.resize((nw, nh), Image.Resampling.BICUBIC, box=box, reducing_gap=3.0), dtype=np.float32)
     lo, hi = intensity_window(r, window)
     top_value = 255 if bits == 8 else 65535
     q = np.zeros(r.shape, np.float32) if hi <= lo else np.clip((r - lo) / (hi - lo), 0, 1) * top_value
@@ -589,17 +611,19 @@ def _stats(img):
 class ImageCache:
     """Decoded, preprocessed images on disk, keyed by file content and preprocessing parameters, so that a changed file or
     a changed setting is never served stale."""
-    def __init__(self, root=None, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8, max_pixels:int=MAX_PIXELS):
+    def __init__(self, root=None, size=DEFAULT_SIZE, window=DEFAULT_WINDOW, bits:int=8, max_pixels:int=MAX_PIXELS, resize:str='letterbox'):
         self.root = Path(root) if root is not None else cache_dir()
         self.size, self.window, self.bits, self.max_pixels = (int(size[0]), int(size[1])), (float(window[0]), float(window[1])), int(bits), int(max_pixels)
         if self.bits not in (8, 16): raise ValueError(f'bits must be 8 or 16, not {bits}')
-        _fit(1, 1, self.size)
+        fit_geometry(1, 1, self.size, resize)
+        self.resize = resize
         self.params = dict(version=CACHE_VERSION, size=list(self.size), window=list(self.window), bits=self.bits)
+        if resize != 'letterbox': self.params['resize'] = resize      # letterbox caches keep the key they always had
         tag = hashlib.sha256(json.dumps(self.params, sort_keys=True).encode()).hexdigest()[:12]
         self.dir = self.root / f'{self.size[0]}x{self.size[1]}-{self.bits}bit-{tag}'
         self._sha = {}
 
-    def __repr__(self): return f'ImageCache({str(self.root)!r}, size={self.size}, window={self.window}, bits={self.bits})'
+    def __repr__(self): return f'ImageCache({str(self.root)!r}, size={self.size}, window={self.window}, bits={self.bits}, resize={self.resize!r})'
     def __getstate__(self): return {**self.__dict__, '_sha': {}}   # workers start with an empty memo
 
 # %% ../nbs/11_data.ipynb #228acc62
@@ -635,7 +659,7 @@ def _meta_file(self:ImageCache, sha): return self.root / f'meta-v{CACHE_VERSION}
 @patch
 def _fill(self:ImageCache, path, sha):
     img, info = _read(path, self.max_pixels)
-    out = preprocess(img, self.size, self.window, self.bits)
+    out = preprocess(img, self.size, self.window, self.bits, self.resize)
     meta = dict(info, sha256=sha, phash=perceptual_hash(img), **_stats(img))
     atomic_write(self._meta_file(sha), json.dumps(meta).encode(), record=False)
     atomic_write(self.entry(sha), lambda f: np.save(f, out, allow_pickle=False), record=False)

@@ -112,7 +112,7 @@ import pandas as pd
 from .core import to_input, atomic_write, write_csv, tb_writer
 from .run import Run, locked
 from .synth import read_landmarks
-from .data import letterbox_geometry
+from .data import fit_geometry
 from .augment import eval_transform
 from .train import load_model, resolve_device
 from .plots import pick_cam_examples, plot_cam_grid, figure_png
@@ -125,14 +125,14 @@ def _synth_tables(root:str, stamp):
     "labels.csv (indexed by file) and the landmarks of the synthetic dataset at `root`; read once per version of the files."
     return pd.read_csv(Path(root) / 'labels.csv', keep_default_na=False).set_index('file'), read_landmarks(root)
 
-def landmarks_in_input(dataset_dir, path, size)->np.ndarray:
-    "The synthetic landmarks (17 x 4 x 2) of image `path` of synthetic dataset `dataset_dir`, mapped into the letterboxed `size` input."
+def landmarks_in_input(dataset_dir, path, size, resize:str='letterbox')->np.ndarray:
+    "The synthetic landmarks (17 x 4 x 2) of image `path` of synthetic dataset `dataset_dir`, mapped into the `size` input (fitted by `resize`)."
     root = Path(dataset_dir).resolve()
     lab, lms = _synth_tables(str(root), tuple((root / f).stat().st_mtime_ns for f in ('labels.csv', 'landmarks.csv')))
     rel = Path(path).resolve().relative_to(root).as_posix()
     h, w = int(lab.loc[rel, 'height']), int(lab.loc[rel, 'width'])
-    scale, top, left = letterbox_geometry(h, w, size)
-    return lms[rel].astype(float) * scale + np.array([left, top])
+    sx, sy, top, left = fit_geometry(h, w, size, resize)
+    return lms[rel].astype(float) * np.array([sx, sy]) + np.array([left, top])
 
 # %% ../nbs/17_explain.ipynb #a3c65d2f
 def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, batch_size:int=8, out_csv=None, target_layer=None)->dict:
@@ -148,7 +148,7 @@ def spine_share(model, paths, dataset_dir, cache, transform, margin:float=1.0, b
         chunk = paths[s:s + 32]
         cm = grad_cam(model, torch.stack([transform(to_input(cache.get(p))) for p in chunk]), target_layer=target_layer, batch_size=batch_size)
         for p, c in zip(chunk, cm):
-            lm = landmarks_in_input(dataset_dir, p, size)
+            lm = landmarks_in_input(dataset_dir, p, size, cache.resize)
             width = float(np.mean(np.linalg.norm(lm[:, 1] - lm[:, 0], axis=-1)))
             mask = spine_mask(lm, size, margin_px=margin * width)
             shares.append(spine_mass_fraction(c, mask))

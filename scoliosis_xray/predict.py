@@ -155,7 +155,7 @@ def _read_batch(files, pp, tf, threshold):
         try:
             if not f.exists(): raise ImageReadError(f, 'file not found')
             img, info = _read(f)
-            good.append((f, tf(to_input(preprocess(img, size, window, bits))), dict(info, blank=_stats(img)['blank'])))
+            good.append((f, tf(to_input(preprocess(img, size, window, bits, pp.resize))), dict(info, blank=_stats(img)['blank'])))
         except ImageReadError as e: failed[f] = _row(f, np.nan, '', threshold, e.reason)
         except Exception as e: failed[f] = _row(f, np.nan, '', threshold, f'{type(e).__name__}: {e}')
     return good, failed

@@ -16,7 +16,7 @@ import contextlib, json, math, os, shutil, time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .core import DEFAULT_SIZE, MAX_STRENGTH, parse_threshold_method, atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger
+from .core import DEFAULT_SIZE, MAX_STRENGTH, RESIZE_MODES, parse_threshold_method, atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger
 
 # %% ../nbs/01_run.ipynb #0a9aae62
 class RunError(ValueError):
@@ -41,7 +41,8 @@ class TrainConfig:
     backbone: str = 'resnet50'      # torchvision backbone: resnet50, resnet18, ...
     weights: str = 'auto'           # imagenet | auto | none | path to a state dict
     dropout: float = 0.2            # dropout before the head's linear layer, in [0, 1)
-    image_size: tuple = DEFAULT_SIZE  # (height, width) of the letterboxed input
+    image_size: tuple = DEFAULT_SIZE  # (height, width) of the input
+    resize: str = 'letterbox'       # how a film fits the input: letterbox (whole film, aspect kept, padded) | crop (its centre, no padding) | stretch
     batch_size: int = 16            # images per batch (at least 2, for BatchNorm)
     lr: float = 1e-3                # head learning rate (stage 1 and 2)
     lr_decay: float = 0.5           # stage 2: each backbone stage, from layer4 down to the stem, gets the one above's rate times this
@@ -103,6 +104,7 @@ def _check_numbers(cfg):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not _within(float(v), a, lo, hi, b):
             raise ValueError(f'{name} must be in {a}{lo}, {hi}{b}, not {v!r}')
     if cfg.amp not in AMP_CHOICES: raise ValueError(f'amp must be one of {", ".join(AMP_CHOICES)}, not {cfg.amp!r}')
+    if cfg.resize not in RESIZE_MODES: raise ValueError(f'resize must be one of {", ".join(RESIZE_MODES)}, not {cfg.resize!r}')
     if cfg.max_batches < 0 or cfg.num_workers < -1 or cfg.seed < 0:
         raise ValueError(f'max_batches and seed must be 0 or more and num_workers -1 or more (not {cfg.max_batches}, {cfg.seed}, {cfg.num_workers})')
 
@@ -314,19 +316,22 @@ def check_output_folder(out, inputs=(), what:str='output')->Path:
 # %% ../nbs/01_run.ipynb #c62e7018
 @dataclass
 class PreprocessSpec:
-    "How an image becomes a model input: letterboxed into `size` (height, width), windowed at percentiles `window`, `bits` deep."
+    "How an image becomes a model input: fitted into `size` (height, width) by `resize`, windowed at percentiles `window`, `bits` deep."
     size: tuple = (512, 256)
     window: tuple = (0.5, 99.5)
     bits: int = 8
-    letterbox: bool = True
+    letterbox: bool = True               # resize == 'letterbox' (what checkpoints before `resize` recorded)
     version: int = 1                     # the decode-once cache's format version
+    resize: str = 'letterbox'            # letterbox | crop | stretch
     def __post_init__(self):
         self.size, self.window = tuple(int(v) for v in self.size), tuple(float(v) for v in self.window)
+        if self.resize not in RESIZE_MODES: raise ValueError(f'resize must be one of {", ".join(RESIZE_MODES)}, not {self.resize!r}')
+        self.letterbox = self.resize == 'letterbox'
     @classmethod
     def from_dict(cls, d:dict):
         "A spec from a checkpoint's or `config.json`'s `preprocess` record (missing keys take the defaults)."
         return cls(**{f.name: d[f.name] for f in fields(cls) if f.name in d})
-    def to_dict(self)->dict: return dict(version=self.version, size=list(self.size), window=list(self.window), bits=self.bits, letterbox=self.letterbox)
+    def to_dict(self)->dict: return dict(version=self.version, size=list(self.size), window=list(self.window), bits=self.bits, letterbox=self.letterbox, resize=self.resize)
 
 # %% ../nbs/01_run.ipynb #e273906f
 CHECKPOINT_FORMAT = 'scoliosis-xray/checkpoint'

@@ -289,7 +289,7 @@ def save_epoch(run:Run, model, opt, sched, scaler, state:RunState, common:dict, 
 # %% ../nbs/15_train.ipynb #77d24847
 def prepare_data(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
     "Splits (made, given, or the run's own) of dataset `df`, and the decoded train + validation images."
-    cache = ImageCache(cfg.cache or None, size=cfg.image_size)
+    cache = ImageCache(cfg.cache or None, size=cfg.image_size, resize=cfg.resize)
     if reuse_splits: df = load_splits(run.splits_file, df, cache=cache)
     elif cfg.splits: df = load_splits(cfg.splits, df, cache=cache)
     else: df = make_splits(df, val=cfg.val, test=cfg.test, seed=cfg.seed, cache=cache, progress=progress)   # groups near-duplicates
@@ -430,7 +430,7 @@ def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False,
     model.to(device)
     if device.type == 'cuda': model = model.to(memory_format=torch.channels_last)
     tr = data['train']; n_pos = int(tr.y.sum()); pos_weight = (len(tr) - n_pos) / max(1, n_pos)
-    preprocess = dict(data['cache'].params, letterbox=True)
+    preprocess = dict(data['cache'].params, letterbox=cfg.resize == 'letterbox', resize=cfg.resize)
     record_start(run, run_config(cfg, run, src, data, winfo, adjusted, float(pos_weight), fp, preprocess), ck, restart)
     train_ds, val_ds, val_loader = make_datasets(cfg, data, device)
     state = RunState.from_checkpoint(ck) if ck is not None else RunState()
@@ -474,6 +474,7 @@ def _finish(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->d
 
 # %% ../nbs/15_train.ipynb #e7f5529d
 _NOT_SETTINGS = ('out', 'data', 'device', 'num_workers', 'cache')
+_ADDED_LATER = dict(resize='letterbox')     # settings added after runs were made: at their earlier behaviour they leave the fingerprint as it was
 
 def data_identity(src, df)->dict:
     "What identifies a dataset for a run's fingerprint: its images (paths relative to the source, labels, sizes)."
@@ -484,7 +485,8 @@ def data_identity(src, df)->dict:
 def run_fingerprint(cfg, src, df)->str:
     "The fingerprint of a run with settings `cfg` on dataset `df` from `src` (where files go and how fast is left out)."
     splits = sha256_file(cfg.splits) if cfg.splits else None                # the folds of a cross-validation, for one
-    return fingerprint({k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS}, dict(data_identity(src, df), splits=splits))
+    s = {k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS and not (k in _ADDED_LATER and v == _ADDED_LATER[k])}
+    return fingerprint(s, dict(data_identity(src, df), splits=splits))
 
 # %% ../nbs/15_train.ipynb #c60eb54f
 def _as_config(cfg, kw)->'TrainConfig':
