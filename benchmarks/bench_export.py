@@ -2,7 +2,8 @@
 """Inference throughput on the CPU: the checkpoint's model in PyTorch (as `predict` runs it) against its ONNX export in
 onnxruntime (as `predict --model model.onnx` runs it), side by side in one run.
 
-A ResNet50 checkpoint (random initialisation, seeded, with out-of-distribution statistics like a trained run's) is
+A ResNet50 checkpoint (random initialisation, seeded, its head scaled so that probabilities spread around 0.5, with
+out-of-distribution statistics like a trained run's) is
 written, exported with `export_model`, and both engines score the same batches of B x 1 x H x W inputs with the same
 number of threads: PyTorch through `predict_logits` plus the features' `ood_scores` (what `predict` computes per
 batch), onnxruntime through `ExportedModel` (logits and scores in one graph). Batches alternate between the engines,
@@ -38,7 +39,11 @@ def main(argv=None):
 
     model, _ = build_model(a.backbone, weights='none'); model.eval()
     g = torch.Generator().manual_seed(1)
-    with torch.no_grad(): feats = model.features(torch.rand(48, 1, H, W, generator=g)).numpy()
+    with torch.no_grad():
+        feats = model.features(torch.rand(48, 1, H, W, generator=g))
+        z = model.head(feats).squeeze(1)                # a random head's logits are huge (probabilities 0 or 1, no difference to see):
+        model.head.fc.weight /= z.std(); model.head.fc.bias.copy_((model.head.fc.bias - z.mean()) / z.std())   # scaled to about N(0, 1)
+        feats = feats.numpy()
     ck = Checkpoint(model=model.state_dict(), backbone=a.backbone, dropout=0.2, classes=['Normal', 'Scoliosis'],
                     preprocess=PreprocessSpec(size=(H, W)), threshold=0.5, epoch=1, config=dict(amp='auto'), state=dict(ood=fit_ood(feats)))
     ck_path = save_checkpoint(ck, work / 'best.pt')
