@@ -9,7 +9,7 @@ __all__ = ['EXPORT_FORMAT', 'EXPORT_VERSION', 'FORMATS', 'EXTRA_FILE', 'INSTALL'
            'MissingExtraError', 'require', 'ExportNet', 'export_metadata', 'export_format', 'check_export_path',
            'ExportedModel', 'load_export', 'export_model']
 
-# %% ../nbs/19_export.ipynb #d4e39742
+# %% ../nbs/19_export.ipynb #2ef418e4
 import importlib, io, json, warnings, zipfile
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from .core import atomic_write, check_writable, sha256_file
 from .run import PreprocessSpec
 from .train import load_model, resolve_device
 
-# %% ../nbs/19_export.ipynb #4cef83d7
+# %% ../nbs/19_export.ipynb #d5e233d9
 EXPORT_FORMAT, EXPORT_VERSION = 'scoliosis-xray/export', 1
 FORMATS = {'onnx': ('.onnx',), 'torchscript': ('.pt', '.ts')}      # format -> the file names it takes
 EXTRA_FILE = 'scoliosis_xray.json'                                  # the metadata inside a TorchScript archive
@@ -42,7 +42,7 @@ def require(what:str, *modules):
         except ImportError: missing.append(m)
     if missing: raise MissingExtraError(f'{what} needs {", ".join(missing)}, not installed here: install the export extra ({INSTALL})')
 
-# %% ../nbs/19_export.ipynb #c188fbdf
+# %% ../nbs/19_export.ipynb #cad869bb
 class ExportNet(nn.Module):
     """What an export holds: a `ScoliosisNet` as a function of a batch B x 1 x H x W (float32 in [0, 1]) to its logits and
     out-of-distribution scores (`ood_scores` of its pooled features under the checkpoint's statistics; NaN without them)."""
@@ -60,7 +60,7 @@ class ExportNet(nn.Module):
         r2 = (d * d).sum(1) - (z * z).sum(1)
         return logit, (((z * z) / self.var).sum(1) + r2.clamp_min(0) / self.resid_var) / f.shape[1]
 
-# %% ../nbs/19_export.ipynb #8b1e8a9e
+# %% ../nbs/19_export.ipynb #c3395061
 def export_metadata(checkpoint, ck)->dict:
     "What an export of checkpoint file `checkpoint` (read as `ck`) embeds: preprocessing, threshold, classes, model config, provenance."
     ood = ck.state.get('ood')
@@ -71,7 +71,7 @@ def export_metadata(checkpoint, ck)->dict:
                 checkpoint_sha256=sha256_file(checkpoint), input=dict(name='image', shape=['batch', 1, *ck.preprocess.size], dtype='float32', range=[0, 1]),
                 outputs=['logit', 'ood_score'], scoliosis_xray=__version__, torch=torch.__version__.split('+')[0])
 
-# %% ../nbs/19_export.ipynb #776fd893
+# %% ../nbs/19_export.ipynb #93d09375
 def export_format(path)->str:
     "'onnx' or 'torchscript' when the file `path` is an export (by its name and, for TorchScript, its metadata), else None."
     p = Path(path)
@@ -101,7 +101,7 @@ def check_export_path(out, fmt:str, checkpoint, overwrite:bool=False)->Path:
     if _is_torch_save(out): raise ExportError(f'{out} is a checkpoint (a training run\'s file); an export never replaces one: choose another name')
     return out
 
-# %% ../nbs/19_export.ipynb #6a9c9458
+# %% ../nbs/19_export.ipynb #2c048d66
 def _onnx_bytes(net, x, meta)->bytes:
     "The ONNX model of `net` (traced on batch `x`, any batch size), with `meta` in its metadata_props (JSON values)."
     with warnings.catch_warnings():
@@ -122,7 +122,7 @@ def _torchscript_bytes(net, x, meta)->bytes:
         buf = io.BytesIO(); torch.jit.save(ts, buf, _extra_files={EXTRA_FILE: json.dumps(meta)})
     return buf.getvalue()
 
-# %% ../nbs/19_export.ipynb #d2733782
+# %% ../nbs/19_export.ipynb #01c4bac4
 class ExportedModel:
     """An export loaded to run: ONNX through onnxruntime (on the CPU, or CUDA when its provider is there), TorchScript
     through torch. `meta` is what `export_model` embedded; calling it on a batch (B x 1 x H x W, float32 in [0, 1]) gives
@@ -160,6 +160,7 @@ class ExportedModel:
             with torch.no_grad(): logit, ood = (t.cpu().numpy() for t in self.module(torch.from_numpy(x).to(self.device)))
         return logit.astype(np.float32), ood.astype(np.float64)
 
+# %% ../nbs/19_export.ipynb #4ba1a714
 def load_export(path, device='cpu', threads:int=None):
     "The export in file `path` (ONNX or TorchScript), ready to run on `device`; `ExportError` for a file that is not one."
     p = Path(path)
@@ -169,7 +170,7 @@ def load_export(path, device='cpu', threads:int=None):
                                       'for a checkpoint use --checkpoint')
     return ExportedModel(str(p) if fmt == 'onnx' else p.read_bytes(), fmt, device, threads, p)
 
-# %% ../nbs/19_export.ipynb #a00510ef
+# %% ../nbs/19_export.ipynb #0e7fc5b8
 PARITY_TOL = 1e-4       # the largest difference of probability allowed between an export and its checkpoint
 LOGIT_RTOL = 1e-3       # and of logit, relative (at least 1): engines sum in other orders (ResNet50 at 512 x 256: ~2e-4)
 
