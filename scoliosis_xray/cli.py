@@ -276,7 +276,9 @@ def _evaluate_run(a):
 @command('predict', 'Predict Scoliosis for image files and folders (JPEG/PNG/DICOM) with a checkpoint; bad files are reported, not fatal.')
 def _predict(p):
     p.add_argument('inputs', nargs='+', metavar='INPUT', help='image files or folders (searched recursively)')
-    p.add_argument('--checkpoint', required=True, help='RUN/checkpoints/best.pt')
+    m = p.add_mutually_exclusive_group(required=True)
+    m.add_argument('--checkpoint', help='RUN/checkpoints/best.pt')
+    m.add_argument('--model', help='a model file from `scoliosis-xray export` instead: .onnx (run by onnxruntime) or TorchScript .pt')
     p.add_argument('--out', default=None, help='write predictions to this .csv or .json (default: CSV on stdout)')
     p.add_argument('--cam', default=None, metavar='DIR', help='write a Grad-CAM overlay of each image to DIR (not an input folder)')
     p.add_argument('--overwrite', action='store_true', help='let --out and --cam replace files scoliosis-xray did not write (never an input)')
@@ -289,8 +291,10 @@ def _predict(p):
 def _predict_run(a):
     from scoliosis_xray.predict import predict
     from scoliosis_xray.core import csv_safe
-    df = predict(a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite,
-                 include_out_of_scope=a.include_out_of_scope)
+    from scoliosis_xray.export import MissingExtraError
+    try: df = predict(a.model or a.checkpoint, a.inputs, out=a.out, cam_dir=a.cam, batch_size=a.batch_size, device=a.device, progress=not a.quiet,
+                      overwrite=a.overwrite, include_out_of_scope=a.include_out_of_scope, exported=a.model is not None)
+    except MissingExtraError as e: raise CliError(str(e)) from None
     scope = df[df.warning != '']
     if len(scope): print(f'scoliosis-xray predict: {len(scope)} input(s) out of scope (not spine radiographs like the training images): '
                          + ('diagnosed anyway' if a.include_out_of_scope else 'no diagnosis') + '; see the warning column', file=sys.stderr)
@@ -299,6 +303,21 @@ def _predict_run(a):
     if a.out is not None: print(f'{len(df) - len(bad)} predicted, {len(bad)} failed: {a.out}')
     for r in bad.itertuples(): print(f'scoliosis-xray predict: {printable(r.path)}: {r.error}', file=sys.stderr)
     return 1 if len(bad) else 0
+
+# %% ../nbs/40_cli.ipynb #06c78546
+@command('export', 'Export a checkpoint to ONNX (for onnxruntime) or TorchScript, with its preprocessing, threshold and class names inside; checked against the checkpoint.')
+def _export(p):
+    p.add_argument('--checkpoint', required=True, help='RUN/checkpoints/best.pt')
+    p.add_argument('--format', default=None, choices=('onnx', 'torchscript'), help="onnx: run by onnxruntime (predict --model); torchscript: by libtorch (default: from --out's suffix)")
+    p.add_argument('--out', required=True, help='the model file to write: *.onnx, or *.pt / *.ts for TorchScript (never a checkpoint)')
+    p.add_argument('--overwrite', action='store_true', help='let --out replace a file scoliosis-xray did not write (never a checkpoint)')
+    p.set_defaults(func=_export_run, command='export')
+
+def _export_run(a):
+    from scoliosis_xray.export import export_model, MissingExtraError
+    try: r = export_model(a.checkpoint, a.out, a.format, overwrite=a.overwrite)
+    except MissingExtraError as e: raise CliError(str(e)) from None
+    print(f"{r['file_format']}: {a.out} (from {r['checkpoint']}, sha256 {r['checkpoint_sha256'][:12]}; largest probability difference to it {r['max_abs_diff']:.1g})")
 
 # %% ../nbs/40_cli.ipynb #ce895eab
 @command('cv', 'Cross-validate training: grouped stratified k folds; the mean over the fold models with its 95% CI, the spread, per-fold and pooled metrics.')

@@ -23,6 +23,7 @@ from .model import ood_scores, feature_matrix
 from .augment import eval_transform
 from .train import load_model, resolve_device, predict_logits
 from .plots import overlay
+from .export import export_format, load_export
 
 # %% ../nbs/18_predict.ipynb #fb98585f
 RADIOGRAPH_MODALITIES = ('CR', 'DX', 'DR', 'RG', 'OT', 'PX')   # computed and digital radiography, radiographic imaging, other
@@ -188,43 +189,67 @@ def _write_table(df, out, overwrite=False, inputs=()):
     atomic_write(out, text, overwrite=overwrite, inputs=inputs)
 
 # %% ../nbs/18_predict.ipynb #078582e5
+def _eager_scorer(checkpoint, dev):
+    "`(score, model, ck)`: `score(x)` gives the probabilities and out-of-distribution scores of batch `x` through the checkpoint's model."
+    model, ck = load_model(checkpoint, dev)
+    ood, feats = ck.state.get('ood'), []
+    model.head.register_forward_pre_hook(lambda m, a: feats.append(a[0].detach().float().cpu().numpy()))   # the head's input
+    def score(x):
+        feats.clear()
+        p = torch.sigmoid(predict_logits(model, x, dev, ck.amp)).cpu().numpy()
+        return p, (ood_scores(ood, feats[0]) if ood is not None else np.full(len(x), np.nan))
+    return score, model, ck
+
+def _exported_scorer(path, dev):
+    "`(score, spec, threshold, ood threshold)` of an exported model: `score(x)` as `_eager_scorer`'s, through onnxruntime or TorchScript."
+    em = load_export(path, dev)
+    def score(x):
+        logit, ood = em(x)
+        return torch.sigmoid(torch.from_numpy(logit)).numpy(), ood
+    return score, em.preprocess, em.threshold, em.ood_threshold
+
 def predict(checkpoint, inputs, out=None, cam_dir=None, batch_size:int=16, device='auto', progress:bool=True, overwrite:bool=False,
-            include_out_of_scope:bool=False)->pd.DataFrame:
+            include_out_of_scope:bool=False, exported:bool=None)->pd.DataFrame:
     """Probability of scoliosis for every image in `inputs` (files and folders), with the checkpoint's threshold and label;
     unreadable files get their reason in `error`, inputs that are not spine radiographs (`scope_reasons`) a `warning` and
     no diagnosis (unless `include_out_of_scope`). Writes `out` (.csv or .json) and Grad-CAM overlays to `cam_dir` if given.
-    Streams: `batch_size` images are read, predicted (with the precision the model was validated with) and let go at a time."""
+    `checkpoint` may be a model exported by `scoliosis_xray.export` (ONNX or TorchScript; no Grad-CAM), found by its
+    content; `exported=True` (or False) insists on one (or a checkpoint). Streams: `batch_size` images are read,
+    predicted (with the precision the model was validated with) and let go at a time."""
     from tqdm.auto import tqdm
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1: raise ValueError(f'batch_size must be a whole number of at least 1, not {batch_size!r}')
     dev = resolve_device(device)
-    model, ck = load_model(checkpoint, dev)
-    pp, thr, amp = ck.preprocess, ck.threshold, ck.amp
+    is_export = export_format(checkpoint) is not None
+    if exported is False and is_export: raise ValueError(f'{checkpoint} is an exported model, not a checkpoint; pass it with --model')
+    if exported or is_export:
+        if cam_dir is not None: raise ValueError(f'{checkpoint}: Grad-CAM needs the checkpoint (an exported model has no gradients); pass RUN/checkpoints/best.pt for overlays')
+        score, pp, thr, ood_thr = _exported_scorer(checkpoint, dev)
+        model = None
+    else:
+        score, model, ck = _eager_scorer(checkpoint, dev)
+        pp, thr, ood_thr = ck.preprocess, ck.threshold, (ck.state.get('ood') or {}).get('threshold')
     tf = eval_transform(pp.size)
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     files = _inputs(inputs)
     if not files: raise FileNotFoundError(f'no image files found in {", ".join(map(str, inputs))}')
     _check_outputs(out, cam_dir, files, checkpoint, inputs, overwrite)
     if cam_dir is not None: Path(cam_dir).mkdir(parents=True, exist_ok=True)
-    rows, used, feats = {}, set(), []
-    ood = ck.state.get('ood')
-    hook = model.head.register_forward_pre_hook(lambda m, a: feats.append(a[0].detach().float().cpu().numpy()))   # the head's input
+    rows, used = {}, set()
     bar = tqdm(total=len(files), desc='Predicting', unit='img', disable=not progress)
     for s in range(0, len(files), batch_size):
         good, failed = _read_batch(files[s:s + batch_size], pp, tf, thr)
         rows.update(failed)
         if good:
             x = torch.stack([x for _, x, _ in good])
-            feats.clear()
-            p = torch.sigmoid(predict_logits(model, x, dev, amp)).cpu().numpy()
-            d = ood_scores(ood, feats[0]) if ood is not None else np.full(len(good), np.nan)
+            p, d = score(x)
             for (f, _, m), v, o in zip(good, p, d):
-                why = scope_reasons(f, m['format'], m['height'], m['width'], m['blank'], o, ood['threshold'] if ood else None)
+                why = scope_reasons(f, m['format'], m['height'], m['width'], m['blank'], o, ood_thr)
                 keep = include_out_of_scope or not why
                 rows[f] = _row(f, float(v) if keep else np.nan, CLASSES[int(v >= thr)] if keep else '', thr, '', float(o),
                                ('out of scope: ' + '; '.join(why) + ('' if keep else ': no diagnosis')) if why else '')
             if cam_dir is not None: _save_cams(model, [(f, x) for f, x, _ in good], x, Path(cam_dir), used, batch_size, overwrite, files)
         bar.update(len(files[s:s + batch_size]))
-    bar.close(); hook.remove()
+    bar.close()
     df = pd.DataFrame([rows[f] for f in files], columns=PREDICT_COLUMNS)
     if out is not None: _write_table(df, out, overwrite, [checkpoint, *files])
     return df

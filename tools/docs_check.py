@@ -74,7 +74,7 @@ def check_pages(info):
         if f'<h1 class="title">' not in html: bad(f'{name}: no title heading')
         n_img = _shown_images(json.loads((PROC / name).read_text()))
         if i['figures'] < n_img: bad(f'{name}: {n_img} figures saved in shown cells but {i["figures"]} embedded')
-        if re.match(r'(1[0-8]|2[0-9])_', name) and n_img == 0: bad(f'{name}: a stage notebook with no saved figure (run `make notebooks`)')
+        if re.match(r'(1[0-9]|2[0-9])_', name) and n_img == 0: bad(f'{name}: a stage notebook with no saved figure (run `make notebooks`)')
         for link in re.findall(r'!\[[^\]]*\]\(([^)\s]+)', ''.join(''.join(c['source']) for c in src['cells'] if c['cell_type'] == 'markdown')):
             if not re.match(r'https?:', link) and not (ROOT / 'nbs' / link).exists(): bad(f'{name}: image link {link} does not resolve')
         m = re.search(r'^#\|\s*default_exp\s+(\S+)', '\n'.join(''.join(c['source']) for c in src['cells']), re.M)
