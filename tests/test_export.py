@@ -1,6 +1,6 @@
 """Issue 14 item 3: `scoliosis-xray export` and `predict --model`, through the console script as a user runs them, on a
 tiny seeded run (ResNet18 from random initialisation, fp32). Mistakes end in one line naming the file and the fix."""
-import io, os, subprocess, sys
+import contextlib, io, os, subprocess, sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,15 @@ TINY = ['--image-size', '64x32', '--batch-size', '8', '--backbone', 'resnet18', 
 
 def sx(*args, **kw):
     return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, **kw)
+
+def cli(*args):
+    "The same command in this process (`scoliosis_xray.cli.main`, as the console script calls it): no start-up cost."
+    from scoliosis_xray.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code if isinstance(e.code, int) else 1
+    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
 
 def one_line_error(r, cmd, contains):
     "An expected failure: exit status 2, no traceback, the last line `scoliosis-xray CMD: error: ...` holding `contains`."
@@ -63,40 +72,40 @@ def test_export_then_predict_with_the_model(base, tmp_path):
 def test_export_refuses_mistakes(base, tmp_path):
     ck = base / 'run' / 'checkpoints' / 'best.pt'
     before = ck.read_bytes()
-    r = sx('export', '--checkpoint', ck, '--format', 'tflite', '--out', tmp_path / 'm.tflite')
+    r = cli('export', '--checkpoint', ck, '--format', 'tflite', '--out', tmp_path / 'm.tflite')
     assert r.returncode == 2 and "invalid choice: 'tflite'" in r.stderr and 'Traceback' not in r.stderr
-    one_line_error(sx('export', '--checkpoint', ck, '--format', 'onnx', '--out', tmp_path / 'm.pt'), 'export', 'onnx exports are named *.onnx')
-    one_line_error(sx('export', '--checkpoint', tmp_path / 'nothing.pt', '--format', 'onnx', '--out', tmp_path / 'm.onnx'),
+    one_line_error(cli('export', '--checkpoint', ck, '--format', 'onnx', '--out', tmp_path / 'm.pt'), 'export', 'onnx exports are named *.onnx')
+    one_line_error(cli('export', '--checkpoint', tmp_path / 'nothing.pt', '--format', 'onnx', '--out', tmp_path / 'm.onnx'),
                    'export', 'nothing.pt: no such checkpoint file')
     (tmp_path / 'notes.txt').write_text('not a checkpoint')
-    one_line_error(sx('export', '--checkpoint', tmp_path / 'notes.txt', '--out', tmp_path / 'm.onnx'), 'export', 'RUN/checkpoints/best.pt')
-    one_line_error(sx('export', '--checkpoint', ck, '--format', 'torchscript', '--out', ck), 'export', "best.pt is one of this command's inputs")
-    one_line_error(sx('export', '--checkpoint', ck, '--out', base / 'run' / 'checkpoints' / 'last.pt'), 'export', 'an export never replaces one')
-    one_line_error(sx('export', '--checkpoint', ck, '--out', base / 'run'), 'export', 'is a folder; give a file name')
+    one_line_error(cli('export', '--checkpoint', tmp_path / 'notes.txt', '--out', tmp_path / 'm.onnx'), 'export', 'RUN/checkpoints/best.pt')
+    one_line_error(cli('export', '--checkpoint', ck, '--format', 'torchscript', '--out', ck), 'export', "best.pt is one of this command's inputs")
+    one_line_error(cli('export', '--checkpoint', ck, '--out', base / 'run' / 'checkpoints' / 'last.pt'), 'export', 'an export never replaces one')
+    one_line_error(cli('export', '--checkpoint', ck, '--out', base / 'run'), 'export', 'is a folder; give a file name')
     assert ck.read_bytes() == before and not (tmp_path / 'm.onnx').exists()
 
 def test_same_out_twice(base, tmp_path):
     "The second export replaces the package's own first one; once the user has changed that file, it is theirs: refused."
     ck, out = base / 'run' / 'checkpoints' / 'best.pt', tmp_path / 'model.onnx'
     for _ in range(2):
-        r = sx('export', '--checkpoint', ck, '--format', 'onnx', '--out', out)
+        r = cli('export', '--checkpoint', ck, '--format', 'onnx', '--out', out)
         assert r.returncode == 0, r.stderr[-2000:]
     out.write_bytes(out.read_bytes() + b'\0')
-    one_line_error(sx('export', '--checkpoint', ck, '--format', 'onnx', '--out', out), 'export', 'pass --overwrite to replace it')
-    r = sx('export', '--checkpoint', ck, '--format', 'onnx', '--out', out, '--overwrite')
+    one_line_error(cli('export', '--checkpoint', ck, '--format', 'onnx', '--out', out), 'export', 'pass --overwrite to replace it')
+    r = cli('export', '--checkpoint', ck, '--format', 'onnx', '--out', out, '--overwrite')
     assert r.returncode == 0, r.stderr[-2000:]
 
 def test_predict_model_must_be_an_export(base, tmp_path):
     ck = base / 'run' / 'checkpoints' / 'best.pt'
     films = base / 'data' / 'Normal'
-    one_line_error(sx('predict', '--model', ck, films, '--quiet'), 'predict', 'not an exported model')
-    r = sx('export', '--checkpoint', ck, '--out', tmp_path / 'model.pt')
+    one_line_error(cli('predict', '--model', ck, films, '--quiet'), 'predict', 'not an exported model')
+    r = cli('export', '--checkpoint', ck, '--out', tmp_path / 'model.pt')
     assert r.returncode == 0, r.stderr[-2000:]
-    one_line_error(sx('predict', '--checkpoint', tmp_path / 'model.pt', films, '--quiet'), 'predict', 'pass it with --model')
-    one_line_error(sx('predict', '--model', tmp_path / 'model.pt', films, '--cam', tmp_path / 'cams', '--quiet'), 'predict', 'Grad-CAM needs the checkpoint')
+    one_line_error(cli('predict', '--checkpoint', tmp_path / 'model.pt', films, '--quiet'), 'predict', 'pass it with --model')
+    one_line_error(cli('predict', '--model', tmp_path / 'model.pt', films, '--cam', tmp_path / 'cams', '--quiet'), 'predict', 'Grad-CAM needs the checkpoint')
     (tmp_path / 'fake.onnx').write_bytes(b'\x08\x07garbage')
-    one_line_error(sx('predict', '--model', tmp_path / 'fake.onnx', films, '--quiet'), 'predict', 'fake.onnx: not an ONNX model')
-    r = sx('predict', '--model', tmp_path / 'model.pt', '--checkpoint', ck, films)
+    one_line_error(cli('predict', '--model', tmp_path / 'fake.onnx', films, '--quiet'), 'predict', 'fake.onnx: not an ONNX model')
+    r = cli('predict', '--model', tmp_path / 'model.pt', '--checkpoint', ck, films)
     assert r.returncode == 2 and 'not allowed with argument' in r.stderr
 
 def test_onnxruntime_missing(base, tmp_path):
