@@ -135,7 +135,7 @@ def _record(p:Path, sigs=None):
     "Record `p` in its folder's ledger (itself written atomically): its signature, or the signatures `sigs` it may have."
     led = read_ledger(p.parent)
     led[p.name] = _signature(p) if sigs is None else sigs
-    led = {k: v for k, v in led.items() if (p.parent / k).is_file()}
+    led = {k: v for k, v in led.items() if k == p.name or (p.parent / k).is_file()}   # `p` itself may not be renamed into place yet
     _replace(p.parent / LEDGER, (json.dumps(led, indent=0, sort_keys=True) + '\n').encode())
 
 def _umask()->int:
