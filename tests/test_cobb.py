@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from scoliosis_xray.landmarks import write_aasce
+from sxcli import cli
 from scoliosis_xray.train import read_scalars
 
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
@@ -66,9 +67,9 @@ def test_sigkill_and_resume_match_uninterrupted(data):
 
 def test_help_on_every_cobb_command():
     for words in (['cobb', '--help'], ['cobb', 'train', '--help'], ['cobb', 'evaluate', '--help'], ['cobb', 'predict', '--help']):
-        r = _sx(*words)
+        r = cli(*words)
         assert r.returncode == 0 and 'usage' in r.stdout, words
-    r = _sx('cobb', 'train', '--help')
+    r = cli('cobb', 'train', '--help')
     for opt in ('--image-size', '--min-score', '--backbone', '--resume', '--overwrite'): assert opt in r.stdout
 
 def test_predict_reports_bad_files_and_flags(run, data, tmp_path):
@@ -95,13 +96,13 @@ def test_predict_reports_bad_files_and_flags(run, data, tmp_path):
     assert r.returncode == 2 and 'batch-size' in r.stderr
 
 def test_resume_refuses_options_and_classification_commands_refuse_a_landmark_run(run, data):
-    r = _sx('cobb', 'train', '--resume', run, '--epochs', '5')
+    r = cli('cobb', 'train', '--resume', run, '--epochs', '5')
     assert r.returncode == 2 and '--epochs' in r.stderr
-    r = _sx('train', '--resume', run)
+    r = cli('train', '--resume', run)
     assert r.returncode == 2 and 'Traceback' not in r.stderr
-    r = _sx('cobb', 'train', '--resume', data / 'aasce')
+    r = cli('cobb', 'train', '--resume', data / 'aasce')
     assert r.returncode == 2 and 'not a training run' in r.stderr
-    r = _sx(*_train_args(data, run, epochs=1))
+    r = cli(*_train_args(data, run, epochs=1))
     assert r.returncode == 2 and 'already holds this run' in r.stderr
 
 def test_evaluate_prints_agreement_and_writes_report(run):

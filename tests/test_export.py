@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from scoliosis_xray.synth import make_dataset
+from sxcli import cli, one_line_error
 
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
 TINY = ['--image-size', '64x32', '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--val', '0.25',
@@ -15,23 +16,6 @@ TINY = ['--image-size', '64x32', '--batch-size', '8', '--backbone', 'resnet18', 
 
 def sx(*args, **kw):
     return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, **kw)
-
-def cli(*args):
-    "The same command in this process (`scoliosis_xray.cli.main`, as the console script calls it): no start-up cost."
-    from scoliosis_xray.cli import main
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try: rc = main([str(a) for a in args])
-        except SystemExit as e: rc = e.code if isinstance(e.code, int) else 1
-    return subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
-
-def one_line_error(r, cmd, contains):
-    "An expected failure: exit status 2, no traceback, the last line `scoliosis-xray CMD: error: ...` holding `contains`."
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert 'Traceback' not in r.stderr, r.stderr[-3000:]
-    last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f'scoliosis-xray {cmd}: ') and contains in last, last
-    return last
 
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from scoliosis_xray.synth import make_dataset
+from sxcli import cli, one_line_error
 
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
 TINY = ['--image-size', '64x32', '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--val', '0.25',
@@ -22,14 +23,6 @@ def sx(*args, cwd=None, umask=None, **kw):
     r = subprocess.run([str(EXE), *(os.fsdecode(a) if isinstance(a, (str, bytes, os.PathLike)) else str(a) for a in args)], capture_output=True, cwd=cwd, preexec_fn=pre, **kw)
     r.stdout, r.stderr = (b.decode('utf-8', 'surrogateescape') for b in (r.stdout, r.stderr))
     return r
-
-def one_line_error(r, cmd, contains):
-    "An expected failure: exit status 2, no traceback, the last line `scoliosis-xray CMD: error: ...` holding `contains`."
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert 'Traceback' not in r.stderr, r.stderr[-3000:]
-    last = r.stderr.strip().splitlines()[-1]
-    assert last.startswith(f'scoliosis-xray {cmd}: error: ') and contains in last, last
-    return last
 
 @pytest.fixture(scope='module')
 def base(tmp_path_factory):
@@ -77,26 +70,26 @@ def test_bad_checkpoints_and_configs_end_in_one_line(base, tmp_path):
     _altered(best, tmp_path / 'bad_model_config.pt', lambda c: c.update(model_config='resnet18'))
     _altered(best, tmp_path / 'bad_preprocess.pt', lambda c: c.update(preprocess={'size': 5}))
     for name, why in cases.items():
-        one_line_error(sx('predict', '--checkpoint', tmp_path / name, data / 'Normal', '--quiet'), 'predict', why)
-    one_line_error(sx('predict', '--checkpoint', best, data / 'Normal', '--batch-size', '-1'), 'predict', '--batch-size')
+        one_line_error(cli('predict', '--checkpoint', tmp_path / name, data / 'Normal', '--quiet'), 'predict', why)
+    one_line_error(cli('predict', '--checkpoint', best, data / 'Normal', '--batch-size', '-1'), 'predict', '--batch-size')
     # the same damage inside a run: evaluate and resume
     run = tmp_path / 'run'; shutil.copytree(base / 'run', run)
     (run / 'checkpoints' / 'best.pt').write_bytes(b''); (run / 'checkpoints' / 'last.pt').write_bytes(b'')
-    one_line_error(sx('evaluate', '--run', run, '--no-cam', '--quiet'), 'evaluate', 'empty or truncated')
-    one_line_error(sx('train', '--resume', run, '--quiet'), 'train', 'empty or truncated')
+    one_line_error(cli('evaluate', '--run', run, '--no-cam', '--quiet'), 'evaluate', 'empty or truncated')
+    one_line_error(cli('train', '--resume', run, '--quiet'), 'train', 'empty or truncated')
     run2 = tmp_path / 'run2'; shutil.copytree(base / 'run', run2)
     conf = json.loads((run2 / 'config.json').read_text())
     for bad in ({'image_size': 5}, {'epochs': 'x'}, {'lr': [1]}):
         (run2 / 'config.json').write_text(json.dumps(dict(conf, train=dict(conf['train'], **bad))))
-        one_line_error(sx('train', '--resume', run2, '--quiet'), 'train', 'its training settings are not valid')
+        one_line_error(cli('train', '--resume', run2, '--quiet'), 'train', 'its training settings are not valid')
 
 def test_out_of_range_numbers_are_refused_up_front(base, tmp_path):
-    one_line_error(sx('synth', '--out', tmp_path / 's', '--n', 4, '--cobb-min', 'nan', '--quiet'), 'synth', 'cobb-min < cobb-max <= 90')
-    one_line_error(sx('synth', '--out', tmp_path / 's', '--n', 4, '--cobb-max', 500, '--quiet'), 'synth', 'cobb-min < cobb-max <= 90')
+    one_line_error(cli('synth', '--out', tmp_path / 's', '--n', 4, '--cobb-min', 'nan', '--quiet'), 'synth', 'cobb-min < cobb-max <= 90')
+    one_line_error(cli('synth', '--out', tmp_path / 's', '--n', 4, '--cobb-max', 500, '--quiet'), 'synth', 'cobb-min < cobb-max <= 90')
     assert not (tmp_path / 's').exists()
-    one_line_error(sx('evaluate', '--run', base / 'run', '--n-boot', 100000000), 'evaluate', '--n-boot: must be a whole number from 10 to 100000')
-    one_line_error(sx('train', '--data', base / 'data', '--out', tmp_path / 'r', '--image-size', '100000x50000'), 'train', '32 to 4096 px')
-    one_line_error(sx('audit', base / 'data', '--workers', 5000), 'audit', '--workers')
+    one_line_error(cli('evaluate', '--run', base / 'run', '--n-boot', 100000000), 'evaluate', '--n-boot: must be a whole number from 10 to 100000')
+    one_line_error(cli('train', '--data', base / 'data', '--out', tmp_path / 'r', '--image-size', '100000x50000'), 'train', '32 to 4096 px')
+    one_line_error(cli('audit', base / 'data', '--workers', 5000), 'audit', '--workers')
     from scoliosis_xray.data import ImageCache, load_dataset
     import concurrent.futures as cf
     started = []
