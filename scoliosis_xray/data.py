@@ -796,13 +796,14 @@ def near_pairs(phashes, max_bits:int=NEAR_DUP_BITS, block:int=512):
         out.append(np.stack([i[keep] + s, j[keep]], 1)); dist.append(d[i[keep], j[keep]])
     return np.concatenate(out), np.concatenate(dist)
 
-def duplicate_clusters(phashes, sha256=None, patient_ids=None, max_bits:int=NEAR_DUP_BITS, thumbs=None)->np.ndarray:
+def duplicate_clusters(phashes, sha256=None, patient_ids=None, max_bits:int=NEAR_DUP_BITS, thumbs=None, recrops=None)->np.ndarray:
     """Cluster number of each image: images are joined when their perceptual hashes differ in at most `max_bits` bits,
     their content hashes are equal, they share a non-empty patient id, or (given their `thumbs`) one is a re-crop of
-    the other (`recrop_pairs`). Numbered in order of first appearance."""
+    the other (`recrop_pairs`; or give its pairs as `recrops`). Numbered in order of first appearance."""
     n = len(phashes)
     pairs = [near_pairs(list(phashes), max_bits)[0]]
-    if thumbs is not None: pairs.append(recrop_pairs(thumbs)[0])
+    if recrops is None and thumbs is not None: recrops = recrop_pairs(thumbs)[0]
+    if recrops is not None: pairs.append(np.asarray(recrops, dtype=int).reshape(-1, 2))
     for keys in (sha256, patient_ids):
         if keys is None: continue
         first = {}
@@ -1031,15 +1032,15 @@ def _per_class(meta, fails)->dict:
     return out
 
 # %% ../nbs/11_data.ipynb #5ac39823
-def _duplicates(ok, max_bits, thumbs=None)->tuple:
+def _duplicates(ok, max_bits, recrops=None)->tuple:
     """(exact duplicates, near-duplicates) among the readable rows `ok`: groups of paths with their labels, whether
     they cross classes, and for near-duplicates the largest perceptual hash distance within the group and whether a
-    re-crop (`recrop_pairs`, given the `thumbs`) joined it."""
+    re-crop (one of the `recrops` pairs of `recrop_pairs`) joined it."""
     exact = []
     for sha, g in ok.groupby('sha256', sort=False):
         if len(g) > 1: exact.append(dict(paths=list(g['path']), labels=list(g['label']), cross_class=g['label'].nunique() > 1))
     near_ids = duplicate_clusters(list(ok['phash']), list(ok['sha256']), max_bits=max_bits)
-    if thumbs is not None: joined = duplicate_clusters(list(ok['phash']), list(ok['sha256']), max_bits=max_bits, thumbs=thumbs)
+    if recrops is not None: joined = duplicate_clusters(list(ok['phash']), list(ok['sha256']), max_bits=max_bits, recrops=recrops)
     else: joined = near_ids
     near = []
     for cid in pd.unique(joined):
@@ -1072,12 +1073,12 @@ def audit(source, class_map:dict=None, cache:ImageCache=None, workers:int=None, 
     rep['imbalance'] = dict(ratio=float(n.max() / n.min()) if n.min() else None, minority=CLASSES[int(np.argmin(n))])
     rep['unreadable'] = fails.to_dict('records')
     rep['load_problems'] = list(df.attrs.get('problems', []))
-    thumbs = [cache.thumbnail(p) for p in ok['path']]
-    rep['exact_duplicates'], rep['near_duplicates'] = _duplicates(ok, max_bits, thumbs)
+    recrops = recrop_pairs([cache.thumbnail(p) for p in ok['path']], progress=progress)[0]
+    rep['exact_duplicates'], rep['near_duplicates'] = _duplicates(ok, max_bits, recrops)
     rep['near_duplicate_bits'] = int(max_bits)
     rep['identifier_like_names'] = [p for p in df['path'] if _ID_NAME.search(Path(p).stem)]
     rep['blank_images'] = list(meta.loc[meta['blank'].astype(bool), 'path'])
-    groups = duplicate_clusters(list(ok['phash']), list(ok['sha256']), list(ok['patient_id']), max_bits=max_bits, thumbs=thumbs)
+    groups = duplicate_clusters(list(ok['phash']), list(ok['sha256']), list(ok['patient_id']), max_bits=max_bits, recrops=recrops)
     rep['shortcut'] = shortcut_check(meta[list(SHORTCUT_FEATURES)], ok['y'].to_numpy(), groups=groups, seed=seed)
     rep['warnings'] = _audit_warnings(rep)
     return jsonable(rep)
