@@ -24,7 +24,7 @@ from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, FIXED_BY_DESIGN, as
 from .metrics import bootstrap_metrics, percentile_ci, compare_predictions, calibration_summary, platt_fit, platt_apply, auc_interval
 from .plots import plot_roc, plot_pr, plot_reliability, plot_confusion, plot_histograms, plot_severity
 from .plots import figure_png, figure_axes
-from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, NEAR_DUP_BITS
+from .data import load_dataset, load_splits, save_splits, kfold_splits, audit, save_audit, ImageCache, XrayDataset, near_pairs, recrop_pairs, NEAR_DUP_BITS
 from .augment import eval_transform
 from .train import load_model, predict_loader, resolve_device, train
 from .predict import exclude_out_of_scope
@@ -426,7 +426,8 @@ def predict_frame(model, df, cache, device='cpu', batch_size:int=32, progress:bo
 
 def training_overlap(run, rows, cache, max_bits:int=NEAR_DUP_BITS)->np.ndarray:
     """Which of `rows` (decoded through `cache`: with `sha256` and `phash`) are an image run `run` trained or validated on:
-    the same file content, or a near-duplicate (perceptual hashes within `max_bits` bits) of one still on disk."""
+    the same file content, a near-duplicate (perceptual hashes within `max_bits` bits) or a re-cropped copy
+    (`recrop_pairs`) of one still on disk."""
     run = Run(run)
     sp = pd.read_csv(run.splits_file)
     sp = sp[sp.split.isin(['train', 'val'])]
@@ -437,6 +438,8 @@ def training_overlap(run, rows, cache, max_bits:int=NEAR_DUP_BITS)->np.ndarray:
     if len(seen) and len(rows):
         ok, _ = cache.build(seen, progress=False)      # decoded during training: read back from the cache
         pairs, _ = near_pairs(list(ok['phash']) + list(rows['phash']), max_bits)
+        thumbs = [cache.thumbnail(p) for p in list(ok['path']) + [str(p) for p in rows['path']]]
+        pairs = np.concatenate([pairs, recrop_pairs(thumbs)[0]])
         n = len(ok)
         for i, j in pairs:
             if i < n <= j: hit[j - n] = True
