@@ -15,8 +15,11 @@ The images are synthetic films drawn at `--height` px (default 256, so that 20,0
 saved as PNG. Prints a table and a JSON line.
 
 Usage: python benchmarks/bench_scale.py [--sizes 2000,20000] [--height 256] [--workers 2] [--batch 32] [--dir DIR]"""
-import argparse, json, os, resource, shutil, signal, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, signal, subprocess, sys, tempfile, time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_cache import _peak   # peak RSS of this process and its largest child
 
 def _make(job):
     i, out, height = job
@@ -39,10 +42,6 @@ def generate(d, n, height, workers):
     pd.DataFrame(rows, columns=['path', 'label']).to_csv(d / 'all.csv', index=False)
     marker.write_text(json.dumps(want))
     return time.perf_counter() - t
-
-def _peak():
-    mb = lambda who: resource.getrusage(who).ru_maxrss / 1024
-    return dict(rss_main_mb=mb(resource.RUSAGE_SELF), rss_worker_mb=mb(resource.RUSAGE_CHILDREN))
 
 def phase(name, manifest, cache_dir, workers, batch):
     "One measured step in this (fresh) process; prints one JSON line."
