@@ -28,7 +28,7 @@ from .data import ImageCache, make_splits, save_splits, load_splits, assign_grou
 from .synth import default_dataset
 from .augment import train_transform, eval_transform, describe
 from .train import (RunState, fit, resolve_device, predict_logits, record_start, environment, data_identity,
-                                  cpu_bf16_supported, epoch_loader)
+                                  resolve_amp, amp_dtype, precision_name, channels_last, epoch_loader)
 from .landmarks import load_landmarks, VERTEBRAE
 from .cobb import cobb_angles, smape
 from .landmark_model import (SpineNet, build_spine_net, landmark_loss, decode, select_vertebrae, assess,
@@ -241,11 +241,6 @@ def cobb_fingerprint(cfg:CobbConfig, src, df)->str:
     return fingerprint(dict({k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS}, task='landmarks'),
                        dict(data_identity(src, df), points=pts, splits=sha256_file(cfg.splits) if cfg.splits else None))
 
-def _amp_used(cfg, device)->str:
-    if cfg.amp != 'auto': return cfg.amp
-    if device.type == 'cuda': return 'auto'
-    return 'bf16' if cpu_bf16_supported() else 'off'
-
 # %% ../nbs/23_cobb_train.ipynb #2484f884
 def _prepare(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
     cache = ImageCache(cfg.cache or None, size=cfg.image_size)
@@ -294,7 +289,8 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
     data = _prepare(cfg, run, df if df is not None else landmark_table(src), ck is not None or (restart and run.splits_file.exists()), progress)
     model, winfo = _setup(cfg, ck, progress)
     model.to(device)
-    amp_used = _amp_used(cfg, device)
+    amp = resolve_amp(device, cfg.amp, ck.amp if ck is not None else None)      # once, as the classifier decides it
+    amp_used = precision_name(amp_dtype(device, amp))
     record_start(run, _config_record(cfg, run, src, data, winfo, fp or '', amp_used), ck, restart)
     train_ds = LandmarkDataset(data['train'], data['cache'], train_transform(cfg.image_size, strength=cfg.augment))
     val_ds = LandmarkDataset(data['val'], data['cache'], eval_transform(cfg.image_size))
@@ -302,17 +298,17 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
     state = RunState.from_checkpoint(ck) if ck is not None else RunState()
     writer = tb_writer(run.tb, 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None)
     common = dict(backbone=cfg.backbone, dropout=0.0, classes=list(VERTEBRAE), weights=winfo,
-                  preprocess=PreprocessSpec.from_dict(dict(data['cache'].params, letterbox=True)), config=dict(asdict(cfg), task='landmarks', amp=amp_used))
-    try: state = fit(run, replace(cfg, amp=amp_used), LandmarkTask(cfg.min_score), model, train_ds, val_loader, state, writer, common, ck, progress, on_epoch_end)
+                  preprocess=PreprocessSpec.from_dict(dict(data['cache'].params, letterbox=True)), config=dict(asdict(cfg), task='landmarks', amp=amp))
+    try: state = fit(run, replace(cfg, amp=amp), LandmarkTask(cfg.min_score), model, train_ds, val_loader, state, writer, common, ck, progress, on_epoch_end)
     except KeyboardInterrupt:
         writer.close()
         raise KeyboardInterrupt(f'training interrupted; every completed epoch is saved: continue with `scoliosis-xray cobb train --resume {run.path}`') from None
     except BaseException:
         writer.close(); raise
-    return _finish_cobb(cfg, run, writer, state, val_ds, val_loader, device)
+    return _finish_cobb(cfg, run, writer, state, val_ds, val_loader, device, amp_used)
 
 # %% ../nbs/23_cobb_train.ipynb #1bc7f48f
-def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->dict:
+def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device, amp_used:str='fp32')->dict:
     "The best model's validation overlays, hparams, and the final `metrics.json`."
     model, ck = load_landmark_model(run.best, device)
     y, preds, vm = LandmarkTask(cfg.min_score).validate(model, val_loader, device, ck.amp)
@@ -325,7 +321,7 @@ def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, devic
     writer.add_hparams(hp, {f'hparam/{k}': (v if v == v else -1.0) for k, v in final.items()}, run_name='hparams')
     writer.close()
     res = dict(task='landmarks', history=hist, best_epoch=best['epoch'], best=best, threshold=ck.threshold, threshold_method=cfg.threshold,
-               stopped_early=state.stopped_early, complete=True, final=final,
+               stopped_early=state.stopped_early, complete=True, final=final, amp_used=amp_used,
                mean_images_per_s=float(np.mean([h['images_per_s'] for h in hist])))
     run.save_metrics(res)
     return res
@@ -386,4 +382,6 @@ def load_landmark_model(path, device='cpu'):
     model, _ = build_spine_net(ck.backbone, 'none', int(ck.config.get('channels', 64)))
     try: model.load_state_dict(ck.model)
     except RuntimeError as e: raise CheckpointError(f'{path}: its weights do not fit a {ck.backbone} landmark model ({str(e).splitlines()[0]})') from None
+    device = torch.device(device)
+    if channels_last(device, amp_dtype(device, ck.amp, fallback=True)): model = model.to(memory_format=torch.channels_last)   # as in training
     return model.to(device).eval(), ck
