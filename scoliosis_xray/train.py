@@ -6,21 +6,24 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/train.html.md"""
 
 # %% auto #0
 __all__ = ['epoch_seed', 'seed_everything', 'rng_states', 'lr_factor', 'cpu_bf16_supported', 'resolve_device', 'amp_dtype',
-           'resolve_amp', 'precision_name', 'channels_last', 'git_commit', 'environment', 'load_model',
-           'predict_logits', 'predict_loader', 'BinaryTask', 'RunState', 'train_one_epoch', 'validate', 'epoch_record',
-           'log_epoch', 'save_epoch', 'prepare_data', 'setup_model', 'make_datasets', 'epoch_loader', 'steps_per_epoch',
-           'run_config', 'record_start', 'fit', 'data_identity', 'run_fingerprint', 'train', 'resume', 'read_scalars',
-           'read_tags']
+           'resolve_amp', 'precision_name', 'channels_last', 'git_commit', 'environment', 'dist_rank', 'dist_world',
+           'is_main', 'distributed', 'broadcast', 'gather_batches', 'check_world_batch', 'rank_device', 'ShardSampler',
+           'shard_batches', 'CPUSyncBatchNorm', 'sync_batchnorm', 'ddp', 'load_model', 'predict_logits',
+           'predict_loader', 'BinaryTask', 'RunState', 'train_one_epoch', 'validate', 'epoch_record', 'log_epoch',
+           'save_epoch', 'prepare_data', 'setup_model', 'make_datasets', 'epoch_loader', 'steps_per_epoch',
+           'run_config', 'record_start', 'fit', 'data_identity', 'run_fingerprint', 'run_lock', 'train', 'resume',
+           'read_scalars', 'read_tags']
 
 # %% ../nbs/15_train.ipynb #08d31e8a
-import math, os, platform, random, subprocess, time, warnings
+import contextlib, datetime, math, os, platform, random, subprocess, time, warnings
 from dataclasses import dataclass, asdict, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+import torch.distributed as dist
+from torch.utils.data import DataLoader, BatchSampler, SequentialSampler, Sampler
 from tqdm.auto import tqdm
 
 import scoliosis_xray
@@ -140,6 +143,124 @@ def environment()->dict:
              gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None, git_commit=git_commit())
     return d
 
+# %% ../nbs/15_train.ipynb #7369ffbc
+def dist_rank()->int:
+    "This process's rank in a distributed run (0 outside one)."
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+def dist_world()->int:
+    "The number of processes of a distributed run (1 outside one)."
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+def is_main()->bool:
+    "Whether this process writes the run (rank 0, or the only process)."
+    return dist_rank() == 0
+
+@contextlib.contextmanager
+def distributed():
+    """Join the process group of a run started by `torchrun` (`WORLD_SIZE` > 1 in the environment) while the block
+    runs: gloo for CPU tensors, NCCL for CUDA ones. Outside torchrun, or when already joined, it does nothing."""
+    if int(os.environ.get('WORLD_SIZE', '1')) <= 1 or dist.is_initialized():
+        yield; return
+    cuda = torch.cuda.is_available()
+    if cuda: torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', '0')))
+    dist.init_process_group('cpu:gloo,cuda:nccl' if cuda else 'gloo', timeout=datetime.timedelta(hours=4))   # rank 0 may build a large cache first
+    try: yield
+    finally: dist.destroy_process_group()
+
+# %% ../nbs/15_train.ipynb #dc6172c9
+def broadcast(obj):
+    "`obj` as rank 0 has it, on every rank (pickled; `obj` itself outside a distributed run)."
+    if dist_world() == 1: return obj
+    box = [obj if is_main() else None]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+def gather_batches(parts:list)->list:
+    "Every rank's per-batch results (rank r had batches r, r + N, r + 2N, ... of a loader), in the loader's order, on every rank."
+    n = dist_world()
+    if n == 1: return parts
+    every = [None] * n
+    dist.all_gather_object(every, parts)
+    return [every[k % n][k // n] for k in range(sum(map(len, every)))]
+
+def check_world_batch(cfg):
+    "Refuse a global batch size that the processes of a distributed run cannot share equally."
+    n = dist_world()
+    if cfg.batch_size % n: raise ValueError(f'--batch-size {cfg.batch_size} is the global batch: it must be divisible by the number of processes ({n})')
+
+def rank_device(device:torch.device)->torch.device:
+    "This process's device: in a distributed CUDA run its own GPU (`LOCAL_RANK`), else `device`."
+    if device.type != 'cuda' or dist_world() == 1 or device.index is not None: return device
+    return torch.device('cuda', torch.cuda.current_device())
+
+# %% ../nbs/15_train.ipynb #fb07e5b6
+class ShardSampler(Sampler):
+    "Rank `rank` of `world`'s share of a shuffled epoch of `n` items in global batches of `batch` (see above)."
+    def __init__(self, n:int, batch:int, generator, rank:int, world:int, drop_last:bool):
+        self.n, self.batch, self.generator, self.rank, self.world, self.drop_last = n, batch, generator, rank, world, drop_last
+    def _total(self): return self.n // self.batch * self.batch if self.drop_last else self.n
+    def __iter__(self):                                 # lazily, as RandomSampler: the loader draws its base seed first
+        yield from torch.randperm(self.n, generator=self.generator)[:self._total()][self.rank::self.world].tolist()
+    def __len__(self): return len(range(self.rank, self._total(), self.world))
+
+class _EveryNth:
+    def __init__(self, batches, rank, world): self.batches, self.rank, self.world = batches, rank, world
+    def __iter__(self): return (b for k, b in enumerate(self.batches) if k % self.world == self.rank)
+    def __len__(self): return len(range(self.rank, len(self.batches), self.world))
+
+def shard_batches(loader:DataLoader)->DataLoader:
+    "This rank's share of an ordered loader: its batches rank, rank + N, ... (the loader itself outside a distributed run)."
+    if dist_world() == 1: return loader
+    bs = _EveryNth(BatchSampler(SequentialSampler(loader.dataset), loader.batch_size, False), dist_rank(), dist_world())
+    return DataLoader(loader.dataset, batch_sampler=bs, num_workers=loader.num_workers, pin_memory=loader.pin_memory)
+
+# %% ../nbs/15_train.ipynb #2e59fbee
+class _AllReduceSum(torch.autograd.Function):
+    "The sum over every rank, in the forward pass and (of the gradients) in the backward pass."
+    @staticmethod
+    def forward(ctx, x):
+        x = x.clone(); dist.all_reduce(x); return x
+    @staticmethod
+    def backward(ctx, g):
+        g = g.clone(); dist.all_reduce(g); return g
+
+class CPUSyncBatchNorm(torch.nn.BatchNorm2d):
+    "`BatchNorm2d` whose training statistics are those of the global batch over every rank (sums all-reduced, with gradients)."
+    def forward(self, x):
+        if not self.training or dist_world() == 1: return super().forward(x)
+        all_reduce = _AllReduceSum.apply
+        xf, view = x.float(), (1, -1, 1, 1)
+        n = torch.tensor(float(xf.numel() // xf.shape[1])); dist.all_reduce(n)
+        mean = all_reduce(xf.sum((0, 2, 3))) / n
+        d = xf - mean.view(view)
+        var = all_reduce((d * d).sum((0, 2, 3))) / n
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.num_batches_tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
+                self.running_mean.mul_(1 - m).add_(mean, alpha=m)
+                self.running_var.mul_(1 - m).add_(var * n / max(1.0, float(n) - 1), alpha=m)
+        y = d * torch.rsqrt(var + self.eps).view(view)
+        if self.affine: y = y * self.weight.view(view) + self.bias.view(view)
+        return y.to(x.dtype)
+
+def sync_batchnorm(model, device):
+    "`model` with batch statistics over every rank of a distributed run (its parameters and state-dict keys unchanged)."
+    if dist_world() == 1: return model
+    if device.type == 'cuda': return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    for m in model.modules():
+        if type(m) is torch.nn.BatchNorm2d: m.__class__ = CPUSyncBatchNorm
+    return model
+
+def ddp(model, device):
+    "`model` wrapped in `DistributedDataParallel` for the parameters trainable now (itself outside a distributed run)."
+    if dist_world() == 1: return model
+    import inspect
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    quiet = {'forward_sync_buffers' if 'forward_sync_buffers' in inspect.signature(DDP).parameters else 'broadcast_buffers': False}   # buffers: synced by the batch norms
+    return DDP(model, device_ids=[device.index] if device.type == 'cuda' else None, **quiet)
+
 # %% ../nbs/15_train.ipynb #179df206
 def load_model(path, device='cpu'):
     """The model stored in checkpoint `path`, in eval mode on `device`, with its `Checkpoint` (class names,
@@ -213,6 +334,18 @@ class BinaryTask:
         "Validation metrics at the threshold chosen on these predictions."
         thr = choose_threshold(y, p, self.threshold_method)
         return dict(loss=loss, **binary_summary(y, p, thr), threshold=thr)
+    @torch.no_grad()
+    def collect(self, model, loader, device, amp='auto', progress=False)->list:
+        "Per validation batch: (labels, probabilities, summed BCE loss), through `predict_logits`."
+        out = []
+        for x, y in tqdm(loader, desc='validating', leave=False, disable=not progress):
+            logits = predict_logits(model, x, device, amp); y = y.to(device).float()
+            out.append((y.cpu().numpy(), torch.sigmoid(logits).cpu().numpy(), F.binary_cross_entropy_with_logits(logits, y, reduction='sum').item()))
+        return out
+    def summarize(self, parts:list):
+        "(labels, probabilities, validation metrics) of the batches `parts` from `collect`, in order."
+        y = np.concatenate([b[0] for b in parts]).astype(int); p = np.concatenate([b[1] for b in parts]).astype(float)
+        return y, p, self.val_metrics(y, p, sum(b[2] for b in parts) / max(1, len(y)))
     def better(self, m:dict, best:dict)->bool:
         "Whether validation metrics `m` beat the `best` so far (ROC-AUC, then loss)."
         return m['roc_auc'] > best['roc_auc'] + 1e-6 or (abs(m['roc_auc'] - best['roc_auc']) <= 1e-6 and m['loss'] < best['loss'] - 1e-9)
@@ -273,10 +406,9 @@ def train_one_epoch(model, loader, opt, sched, scaler, task, device, dtype=None,
 
 # %% ../nbs/15_train.ipynb #86c6004c
 def validate(model, loader, task, device, amp:str='auto', progress:bool=False):
-    "Validation labels, predictions and the task's metrics (with `loss`); a task with its own `validate` (landmarks) does it its way."
-    if hasattr(task, 'validate'): return task.validate(model, loader, device, amp, progress)
-    y, p, loss = predict_loader(model, loader, device, amp, progress=progress, desc='validating')
-    return y, p, task.val_metrics(y, p, loss)
+    """Validation labels, predictions and the task's metrics (with `loss`): the task's per-batch results (`collect`), of
+    every rank in a distributed run (each has its share of the batches, `shard_batches`), summarised in order."""
+    return task.summarize(gather_batches(task.collect(model, loader, device, amp, progress)))
 
 def epoch_record(epoch:int, stage:int, tr:dict, task, vm:dict, opt, t_start:float)->dict:
     "The row of `metrics.json` for one epoch: training and validation metrics, learning rates, speed."
@@ -314,15 +446,17 @@ def save_epoch(run:Run, model, opt, sched, scaler, state:RunState, common:dict, 
     save_checkpoint(Checkpoint(**common, model=model.state_dict(), threshold=state.best['threshold'], threshold_method=threshold_method, state=st), run.last)
 
 # %% ../nbs/15_train.ipynb #77d24847
-def prepare_data(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
-    "Splits (made, given, or the run's own) of dataset `df`, and the decoded train + validation images."
+def prepare_data(cfg, run:Run, df, reuse_splits:bool, progress:bool, split:bool=True)->dict:
+    """Splits (made, given, or the run's own) of dataset `df`, and the decoded train + validation images. `split=False`:
+    `df` has its splits (rank 0's, on the other ranks of a distributed run) and nothing is written in `run`."""
     cache = ImageCache(cfg.cache or None, size=cfg.image_size, resize=cfg.resize)
-    if reuse_splits: df = load_splits(run.splits_file, df, cache=cache)
+    if not split: pass
+    elif reuse_splits: df = load_splits(run.splits_file, df, cache=cache)
     elif cfg.splits: df = load_splits(cfg.splits, df, cache=cache)
     else: df = make_splits(df, val=cfg.val, test=cfg.test, seed=cfg.seed, cache=cache, progress=progress)   # groups near-duplicates
-    if not reuse_splits: save_splits(df, run.splits_file)
+    if split and not reuse_splits: save_splits(df, run.splits_file)
     ok, failures = cache.build(df[df.split.isin(['train', 'val'])], progress=progress)   # test images are never loaded for training
-    if len(failures):
+    if len(failures) and split:
         write_csv(run.skipped_file, failures)
         warnings.warn(f'{len(failures)} unreadable image(s) skipped; their reasons are in {run.skipped_file}')
     tr, va = ok[ok.split == 'train'].reset_index(drop=True), ok[ok.split == 'val'].reset_index(drop=True)
@@ -361,10 +495,16 @@ def make_datasets(cfg, data:dict, device):
     return train_ds, val_ds, val_loader
 
 def epoch_loader(train_ds, cfg, epoch:int, device):
-    "The shuffled training loader of `epoch`, seeded from `(cfg.seed, epoch)` (global generators seeded too)."
-    es = epoch_seed(cfg.seed, epoch); seed_everything(es)
+    """The shuffled training loader of `epoch`, seeded from `(cfg.seed, epoch)` (global generators seeded too). In a
+    distributed run, this rank's share of every global batch (`ShardSampler`); augmentation and dropout draw from the
+    rank's own seed (rank 0's is the one-process seed)."""
+    es, rank, n = epoch_seed(cfg.seed, epoch), dist_rank(), dist_world()
+    seed_everything(es if rank == 0 else epoch_seed(cfg.seed + 104729 * rank, epoch))
     g = torch.Generator(); g.manual_seed(es)
-    return DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=len(train_ds) > cfg.batch_size, generator=g,
+    drop = len(train_ds) > cfg.batch_size
+    if n == 1: return DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, drop_last=drop, generator=g,
+                                 num_workers=_workers(cfg, device), worker_init_fn=_worker_init, pin_memory=device.type == 'cuda')
+    return DataLoader(train_ds, batch_size=cfg.batch_size // n, sampler=ShardSampler(len(train_ds), cfg.batch_size, g, rank, n, drop), generator=g,
                       num_workers=_workers(cfg, device), worker_init_fn=_worker_init, pin_memory=device.type == 'cuda')
 
 def steps_per_epoch(n:int, cfg)->int:
@@ -397,6 +537,13 @@ def record_start(run:Run, conf:dict, ck, restart:bool):
     run.save_config(conf)
 
 # %% ../nbs/15_train.ipynb #f236baae
+def _gather_pass(tr:dict)->dict:
+    "A training pass over every rank of a distributed run: the mean loss, all labels and predictions, all images, rank 0's time."
+    if dist_world() == 1: return tr
+    every = [None] * dist_world(); dist.all_gather_object(every, tr)
+    return dict(tr, loss=float(np.mean([t['loss'] for t in every])), y=np.concatenate([t['y'] for t in every]),
+                p=np.concatenate([t['p'] for t in every]), images=sum(t['images'] for t in every))
+
 def _bars(cfg, start, progress):
     return tqdm(total=cfg.epochs, initial=start, desc='epochs', unit='epoch', disable=not progress)
 
@@ -421,6 +568,7 @@ def fit(run:Run, cfg, task, model, train_ds, val_loader, state:RunState, writer,
     device = next(model.parameters()).device
     dt = amp_dtype(device, cfg.amp)                                       # `cfg.amp` as `resolve_amp` decided it
     if channels_last(device, dt): model.to(memory_format=torch.channels_last)
+    model, main = sync_batchnorm(model, device), is_main()
     scaler = torch.amp.GradScaler('cuda', enabled=dt == torch.float16)
     per = steps_per_epoch(len(train_ds), cfg)
     steps = {1: per * cfg.head_epochs, 2: per * (cfg.epochs - cfg.head_epochs)}
@@ -433,16 +581,19 @@ def fit(run:Run, cfg, task, model, train_ds, val_loader, state:RunState, writer,
         if stage != cur:
             (opt, sched), cur = _stage(model, stage, cfg, steps[stage]), stage
             if epoch == start: _restore(opt, sched, scaler, ck, stage)
+            net = ddp(model, device)                   # after freezing: DDP averages the gradients of what trains now
         loader, t0 = epoch_loader(train_ds, cfg, epoch, device), time.perf_counter()
         bbar = tqdm(total=per, desc=f'epoch {epoch + 1}/{cfg.epochs} (stage {stage})', leave=False, unit='batch', disable=not progress)
-        first = (lambda x: writer.add_images('train/augmented_batch', x[:16].clamp(0, 1), 1)) if epoch == 0 else None
-        tr = train_one_epoch(model, loader, opt, sched, scaler, task, device, dt, cfg.max_batches, bbar, first)
+        first = (lambda x: writer.add_images('train/augmented_batch', x[:16].clamp(0, 1), 1)) if epoch == 0 and main else None
+        tr = _gather_pass(train_one_epoch(net, loader, opt, sched, scaler, task, device, dt, cfg.max_batches, bbar, first))
         bbar.close()
         y, p, vm = validate(model, val_loader, task, device, cfg.amp, progress)
         rec = epoch_record(epoch + 1, stage, tr, task, vm, opt, t0)
         better = _advance(state, task, rec, vm, stage, cfg)
-        log_epoch(writer, rec, task, y, p, vm)
-        save_epoch(run, model, opt, sched, scaler, state, dict(common, epoch=epoch + 1), better, vm, cfg.threshold)
+        better, state.stopped_early = broadcast((better, state.stopped_early))   # rank 0 decides (the ranks agree anyway)
+        if main:
+            log_epoch(writer, rec, task, y, p, vm)
+            save_epoch(run, model, opt, sched, scaler, state, dict(common, epoch=epoch + 1), better, vm, cfg.threshold)
         ebar.update()
         if progress: tqdm.write(_ptable(rec))
         if on_epoch_end is not None: on_epoch_end(rec)
@@ -451,30 +602,34 @@ def fit(run:Run, cfg, task, model, train_ds, val_loader, state:RunState, writer,
 
 # %% ../nbs/15_train.ipynb #9b7ebd5e
 def _run(cfg, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False, src=None, df=None, fp=None)->dict:
-    run.remove_temporary()                                              # left by a kill mid-write
-    device = resolve_device(cfg.device)
+    main = is_main()                                                    # a distributed run's rank 0, or the only process
+    if main: run.remove_temporary()                                     # left by a kill mid-write
+    device = rank_device(resolve_device(cfg.device))
     src = src or cfg.data or str(default_dataset(progress=progress))
-    data = prepare_data(cfg, run, df if df is not None else load_dataset(src), ck is not None or (restart and run.splits_file.exists()), progress)
+    df = df if df is not None else load_dataset(src)
+    data = prepare_data(cfg, run, df, ck is not None or (restart and run.splits_file.exists()), progress) if main else None
+    if not main: data = prepare_data(cfg, run, broadcast(None), False, False, split=False)     # rank 0's splits, after its cache is built
+    else: broadcast(data['df'])
     model, winfo, adjusted = setup_model(cfg, ck, progress)
     model.to(device)
     amp = resolve_amp(device, cfg.amp, ck.amp if ck is not None else None)     # once: `auto` made concrete, stored in the checkpoints
     used = precision_name(amp_dtype(device, amp))
     tr = data['train']; n_pos = int(tr.y.sum()); pos_weight = (len(tr) - n_pos) / max(1, n_pos)
     preprocess = dict(data['cache'].params, letterbox=cfg.resize == 'letterbox', resize=cfg.resize)
-    record_start(run, dict(run_config(cfg, run, src, data, winfo, adjusted, float(pos_weight), fp, preprocess), amp_used=used), ck, restart)
+    if main: record_start(run, dict(run_config(cfg, run, src, data, winfo, adjusted, float(pos_weight), fp, preprocess), amp_used=used), ck, restart)
     train_ds, val_ds, val_loader = make_datasets(cfg, data, device)
     state = RunState.from_checkpoint(ck) if ck is not None else RunState()
-    legacy = any(run.tb.glob('events.out.tfevents.*'))                 # a run begun before named sub-runs keeps its events at tb/
-    writer = tb_writer(run.tb, None if legacy else 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None)
+    legacy = main and any(run.tb.glob('events.out.tfevents.*'))        # a run begun before named sub-runs keeps its events at tb/
+    writer = tb_writer(run.tb, None if legacy else 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None) if main else None
     common = dict(backbone=cfg.backbone, dropout=cfg.dropout, classes=list(CLASSES), preprocess=PreprocessSpec.from_dict(preprocess), weights=winfo, config=dict(asdict(cfg), amp=amp))
-    try: state = fit(run, replace(cfg, amp=amp), BinaryTask(pos_weight, cfg.threshold), model, train_ds, val_loader, state, writer, common, ck, progress, on_epoch_end)
+    try: state = fit(run, replace(cfg, amp=amp), BinaryTask(pos_weight, cfg.threshold), model, train_ds, shard_batches(val_loader), state, writer, common, ck, progress, on_epoch_end)
     except KeyboardInterrupt:
-        writer.close()
+        if writer: writer.close()
         raise KeyboardInterrupt(f'training interrupted; every completed epoch is saved: continue with `scoliosis-xray train --resume {run.path}`') from None
     except BaseException:
-        writer.close()
+        if writer: writer.close()
         raise
-    return _finish(cfg, run, writer, state, val_ds, val_loader, device, used)
+    return broadcast(_finish(cfg, run, writer, state, val_ds, val_loader, device, used) if main else None)
 
 # %% ../nbs/15_train.ipynb #aa12139f
 from dataclasses import replace
@@ -519,6 +674,10 @@ def run_fingerprint(cfg, src, df)->str:
     return fingerprint(s, dict(data_identity(src, df), splits=splits))
 
 # %% ../nbs/15_train.ipynb #c60eb54f
+def run_lock(run:Run):
+    "The run folder's training lock, held by rank 0 (the only process that writes there)."
+    return locked(run.path, 'training') if is_main() else contextlib.nullcontext()
+
 def _as_config(cfg, kw)->'TrainConfig':
     if isinstance(cfg, TrainConfig): return TrainConfig(**{**asdict(cfg), **kw})
     return TrainConfig(**{**(cfg or {}), **kw})
@@ -528,18 +687,20 @@ def train(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=False,
     refused (unless `overwrite`); one holding this same run is refused too (resume it), or continued with `reuse`.
     `on_epoch_end(record)` is called after each epoch is saved. Returns `metrics.json`'s contents."""
     cfg = _as_config(cfg, kw)
-    resolve_amp(resolve_device(cfg.device), cfg.amp)                     # --amp bf16 on a CPU without it: refused before anything is written
-    run = Run(cfg.out)
-    src = cfg.data or str(default_dataset(progress=progress))
-    df = load_dataset(src)
-    fp = run_fingerprint(cfg, src, df)
-    how = run.claim(fp, overwrite)
-    if how == 'reuse':
-        if reuse: return resume(run.path, progress, on_epoch_end)
-        raise RunError(f'{run.path} already holds this run: continue it with `scoliosis-xray train --resume {run.path}`, or choose another --out')
-    with locked(run.path, 'training'):
-        if run.exists: how = run.claim(fp)                               # again, now that no one else can write
-        return _run(cfg, run, None, progress, on_epoch_end, restart=how == 'restart', src=src, df=df, fp=fp)
+    with distributed():                                                  # under torchrun: one process of several
+        check_world_batch(cfg)
+        resolve_amp(rank_device(resolve_device(cfg.device)), cfg.amp)     # --amp bf16 on a CPU without it: refused before anything is written
+        progress, run = progress and is_main(), Run(cfg.out)
+        src = broadcast((cfg.data or str(default_dataset(progress=progress))) if is_main() else None)
+        df = load_dataset(src)
+        fp = run_fingerprint(cfg, src, df)
+        how = broadcast(run.claim(fp, overwrite) if is_main() else None)   # rank 0 decides, and alone writes
+        if how == 'reuse':
+            if reuse: return resume(run.path, progress, on_epoch_end)
+            raise RunError(f'{run.path} already holds this run: continue it with `scoliosis-xray train --resume {run.path}`, or choose another --out')
+        with run_lock(run):
+            if is_main() and run.exists: how = run.claim(fp)              # again, now that no one else can write
+            return _run(cfg, run, None, progress, on_epoch_end, restart=broadcast(how) == 'restart', src=src, df=df, fp=fp)
 
 # %% ../nbs/15_train.ipynb #e7587885
 def _run_paths(cfg, run:Run):
@@ -555,14 +716,23 @@ def _run_paths(cfg, run:Run):
 def resume(run, progress:bool=True, on_epoch_end=None)->dict:
     "Continue the run in folder `run` from its last completed epoch (or start it again, if it never finished one)."
     run = Run(run)
-    if not run.exists: raise RunError(f'{run.path} is not a training run (no config.json); start one with `scoliosis-xray train --data DATA --out NEW_FOLDER`')
-    with locked(run.path, 'training'):
-        cfg = _run_paths(run.settings(), run)
-        ck = read_checkpoint(run.last) if run.last.exists() else None
-        if ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete'):
-            if progress: print(f'{run.path}: training already complete ({ck.epoch} epochs).')
-            return run.load_metrics()
-        return _run(cfg, run, ck, progress, on_epoch_end, restart=ck is None)
+    with distributed():
+        progress = progress and is_main()
+        if is_main() and not run.exists: raise RunError(f'{run.path} is not a training run (no config.json); start one with `scoliosis-xray train --data DATA --out NEW_FOLDER`')
+        with run_lock(run):
+            cfg, ck, done = broadcast(_resume_state(run) if is_main() else None)   # the other ranks need no run folder
+            if done is not None:
+                if progress: print(f'{run.path}: training already complete ({ck.epoch} epochs).')
+                return done
+            check_world_batch(cfg)
+            return _run(cfg, run, ck, progress, on_epoch_end, restart=ck is None)
+
+def _resume_state(run:Run):
+    "(settings, last checkpoint or None, `metrics.json` if the run is complete else None) of `run`."
+    cfg = _run_paths(run.settings(), run)
+    ck = read_checkpoint(run.last) if run.last.exists() else None
+    done = ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete')
+    return cfg, ck, run.load_metrics() if done else None
 
 # %% ../nbs/15_train.ipynb #99736a11
 def read_scalars(logdir)->dict:
