@@ -229,6 +229,7 @@ def _train_run(a):
     else:
         if not a.out: raise CliError('--out RUN is required (or --resume RUN)')
         res = train(config_from_args(a), progress=not a.quiet, overwrite=a.overwrite); out = Path(a.out)
+    if int(os.environ.get('RANK', '0')): return                          # another process of a torchrun run: rank 0 reports
     b = res['best']
     print(f"best epoch {b['epoch']}: validation ROC-AUC {b['roc_auc']:.4f}, threshold {res['threshold']:.4f}")
     print(f'run:         {out}')
@@ -415,6 +416,7 @@ def _cobb_train_run(a):
         res = resume_cobb(a.resume, progress=not a.quiet); out = Path(a.resume)
     else:
         res = train_cobb(config_from_args(a, CobbConfig), progress=not a.quiet, overwrite=a.overwrite); out = Path(a.out)
+    if int(os.environ.get('RANK', '0')): return                          # another process of a torchrun run: rank 0 reports
     b = res['best']
     print(f"best epoch {b['epoch']}: validation SMAPE {b['score']:.2f}% (films without a plausible spine counted as 100%), "
           f"largest-angle MAE {b['mae_largest']:.2f} deg, {100 * b['ok_share']:.0f}% of films measured")

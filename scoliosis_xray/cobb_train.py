@@ -28,7 +28,8 @@ from .data import ImageCache, make_splits, save_splits, load_splits, assign_grou
 from .synth import default_dataset
 from .augment import train_transform, eval_transform, describe
 from .train import (RunState, fit, resolve_device, predict_logits, record_start, environment, data_identity,
-                                  cpu_bf16_supported, epoch_loader)
+                                  resolve_amp, amp_dtype, precision_name, channels_last, epoch_loader,
+                                  distributed, is_main, broadcast, check_world_batch, rank_device, shard_batches, run_lock)
 from .landmarks import load_landmarks, VERTEBRAE
 from .cobb import cobb_angles, smape
 from .landmark_model import (SpineNet, build_spine_net, landmark_loss, decode, select_vertebrae, assess,
@@ -198,17 +199,21 @@ class LandmarkTask:
     def predictions(self, out): return np.zeros(len(out))             # the training pass is not decoded (speed)
     def train_metrics(self, y, p)->dict: return {}
     @torch.no_grad()
+    def collect(self, model, loader, device, amp='auto', progress=False)->list:
+        "Per validation batch: (true points, decoded predictions, summed loss, films, input height)."
+        out = []
+        for x, q in tqdm(loader, desc='validating', leave=False, disable=not progress):
+            o = predict_logits(model, x, device, amp)
+            out.append((q.numpy(), predict_points(o.cpu(), self.min_score, tuple(x.shape[-2:])), landmark_loss(o, q.to(device)).item() * len(x), len(x), x.shape[-2]))
+        return out
+    def summarize(self, parts:list):
+        "(true points, predictions, metrics with `loss` and `threshold`) of the batches `parts` from `collect`, in order."
+        y, preds, h = np.concatenate([b[0] for b in parts]), [d for b in parts for d in b[1]], parts[-1][4]
+        m = score_landmarks(y, np.array([angles_of(dict(points=t, ok=True), h) for t in y]), preds, h)
+        return y, preds, dict(loss=sum(b[2] for b in parts) / max(1, sum(b[3] for b in parts)), **m, threshold=self.min_score)
     def validate(self, model, loader, device, amp='auto', progress=False):
         "(true points, predictions, metrics with `loss` and `threshold`) over `loader`."
-        ys, preds, loss, n, h = [], [], 0.0, 0, None
-        for x, q in tqdm(loader, desc='validating', leave=False, disable=not progress):
-            out = predict_logits(model, x, device, amp)
-            loss += landmark_loss(out, q.to(device)).item() * len(x); n += len(x)
-            preds += predict_points(out.cpu(), self.min_score, tuple(x.shape[-2:])); h = x.shape[-2]
-            ys.append(q.numpy())
-        y = np.concatenate(ys)
-        m = score_landmarks(y, np.array([angles_of(dict(points=t, ok=True), h) for t in y]), preds, h)
-        return y, preds, dict(loss=loss / max(1, n), **m, threshold=self.min_score)
+        return self.summarize(self.collect(model, loader, device, amp, progress))
     def better(self, m:dict, best:dict)->bool:
         "Lower validation score (SMAPE with undetected films at 100%), then lower loss."
         b = best.get('score', float('inf'))
@@ -241,20 +246,16 @@ def cobb_fingerprint(cfg:CobbConfig, src, df)->str:
     return fingerprint(dict({k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS}, task='landmarks'),
                        dict(data_identity(src, df), points=pts, splits=sha256_file(cfg.splits) if cfg.splits else None))
 
-def _amp_used(cfg, device)->str:
-    if cfg.amp != 'auto': return cfg.amp
-    if device.type == 'cuda': return 'auto'
-    return 'bf16' if cpu_bf16_supported() else 'off'
-
 # %% ../nbs/23_cobb_train.ipynb #2484f884
-def _prepare(cfg, run:Run, df, reuse_splits:bool, progress:bool)->dict:
+def _prepare(cfg, run:Run, df, reuse_splits:bool, progress:bool, split:bool=True)->dict:
     cache = ImageCache(cfg.cache or None, size=cfg.image_size)
-    if reuse_splits: df = load_splits(run.splits_file, df, cache=cache)
+    if not split: pass                                                   # rank 0's splits, on another rank of a distributed run
+    elif reuse_splits: df = load_splits(run.splits_file, df, cache=cache)
     elif cfg.splits: df = load_splits(cfg.splits, df, cache=cache)
     else: df = landmark_splits(df, cfg, cache, progress)
-    if not reuse_splits: save_splits(df, run.splits_file)
+    if split and not reuse_splits: save_splits(df, run.splits_file)
     ok, failures = cache.build(df[df.split.isin(['train', 'val'])], progress=progress)   # test films are never read in training
-    if len(failures): write_csv(run.skipped_file, failures)
+    if len(failures) and split: write_csv(run.skipped_file, failures)
     tr, va = ok[ok.split == 'train'].reset_index(drop=True), ok[ok.split == 'val'].reset_index(drop=True)
     if len(tr) < cfg.batch_size or len(va) < 2:
         raise ValueError(f'{len(tr)} training and {len(va)} validation films: too few for batches of {cfg.batch_size}; add data, lower --batch-size or raise --val')
@@ -288,31 +289,37 @@ def _setup(cfg, ck, progress):
 
 # %% ../nbs/23_cobb_train.ipynb #ac69f3ae
 def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None, restart=False, src=None, df=None, fp=None)->dict:
-    run.remove_temporary()
-    device = resolve_device(cfg.device)
+    main = is_main()
+    if main: run.remove_temporary()
+    device = rank_device(resolve_device(cfg.device))
     src = src or cfg.data or str(default_dataset(progress=progress))
-    data = _prepare(cfg, run, df if df is not None else landmark_table(src), ck is not None or (restart and run.splits_file.exists()), progress)
+    df = df if df is not None else landmark_table(src)
+    data = _prepare(cfg, run, df, ck is not None or (restart and run.splits_file.exists()), progress) if main else None
+    if not main: data = _prepare(cfg, run, broadcast(None), False, False, split=False)
+    else: broadcast(data['df'])
     model, winfo = _setup(cfg, ck, progress)
     model.to(device)
-    amp_used = _amp_used(cfg, device)
-    record_start(run, _config_record(cfg, run, src, data, winfo, fp or '', amp_used), ck, restart)
+    amp = resolve_amp(device, cfg.amp, ck.amp if ck is not None else None)      # once, as the classifier decides it
+    amp_used = precision_name(amp_dtype(device, amp))
+    if main: record_start(run, _config_record(cfg, run, src, data, winfo, fp or '', amp_used), ck, restart)
     train_ds = LandmarkDataset(data['train'], data['cache'], train_transform(cfg.image_size, strength=cfg.augment))
     val_ds = LandmarkDataset(data['val'], data['cache'], eval_transform(cfg.image_size))
     val_loader = DataLoader(val_ds, batch_size=cfg.batch_size * 2, shuffle=False, num_workers=0)
     state = RunState.from_checkpoint(ck) if ck is not None else RunState()
-    writer = tb_writer(run.tb, 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None)
+    writer = tb_writer(run.tb, 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None) if main else None
     common = dict(backbone=cfg.backbone, dropout=0.0, classes=list(VERTEBRAE), weights=winfo,
-                  preprocess=PreprocessSpec.from_dict(dict(data['cache'].params, letterbox=True)), config=dict(asdict(cfg), task='landmarks', amp=amp_used))
-    try: state = fit(run, replace(cfg, amp=amp_used), LandmarkTask(cfg.min_score), model, train_ds, val_loader, state, writer, common, ck, progress, on_epoch_end)
+                  preprocess=PreprocessSpec.from_dict(dict(data['cache'].params, letterbox=True)), config=dict(asdict(cfg), task='landmarks', amp=amp))
+    try: state = fit(run, replace(cfg, amp=amp), LandmarkTask(cfg.min_score), model, train_ds, shard_batches(val_loader), state, writer, common, ck, progress, on_epoch_end)
     except KeyboardInterrupt:
-        writer.close()
+        if writer: writer.close()
         raise KeyboardInterrupt(f'training interrupted; every completed epoch is saved: continue with `scoliosis-xray cobb train --resume {run.path}`') from None
     except BaseException:
-        writer.close(); raise
-    return _finish_cobb(cfg, run, writer, state, val_ds, val_loader, device)
+        if writer: writer.close()
+        raise
+    return broadcast(_finish_cobb(cfg, run, writer, state, val_ds, val_loader, device, amp_used) if main else None)
 
 # %% ../nbs/23_cobb_train.ipynb #1bc7f48f
-def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device)->dict:
+def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device, amp_used:str='fp32')->dict:
     "The best model's validation overlays, hparams, and the final `metrics.json`."
     model, ck = load_landmark_model(run.best, device)
     y, preds, vm = LandmarkTask(cfg.min_score).validate(model, val_loader, device, ck.amp)
@@ -325,7 +332,7 @@ def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, devic
     writer.add_hparams(hp, {f'hparam/{k}': (v if v == v else -1.0) for k, v in final.items()}, run_name='hparams')
     writer.close()
     res = dict(task='landmarks', history=hist, best_epoch=best['epoch'], best=best, threshold=ck.threshold, threshold_method=cfg.threshold,
-               stopped_early=state.stopped_early, complete=True, final=final,
+               stopped_early=state.stopped_early, complete=True, final=final, amp_used=amp_used,
                mean_images_per_s=float(np.mean([h['images_per_s'] for h in hist])))
     run.save_metrics(res)
     return res
@@ -340,17 +347,19 @@ def train_cobb(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=F
     (unless `overwrite`); one holding this same run is refused too (resume it) or continued with `reuse`. Returns
     `metrics.json`'s contents."""
     cfg = _as_cobb_config(cfg, kw)
-    run = Run(cfg.out)
-    src = cfg.data or str(default_dataset(progress=progress))
-    df = landmark_table(src)
-    fp = cobb_fingerprint(cfg, src, df)
-    how = run.claim(fp, overwrite, resume_hint=False)
-    if how == 'reuse':
-        if reuse: return resume_cobb(run.path, progress, on_epoch_end)
-        raise RunError(f'{run.path} already holds this run: continue it with `scoliosis-xray cobb train --resume {run.path}`, or choose another --out')
-    with locked(run.path, 'training'):
-        if run.exists: how = run.claim(fp, resume_hint=False)
-        return _run_cobb(cfg, run, None, progress, on_epoch_end, restart=how == 'restart', src=src, df=df, fp=fp)
+    with distributed():                                                  # under torchrun: as the classifier's `train`
+        check_world_batch(cfg)
+        progress, run = progress and is_main(), Run(cfg.out)
+        src = broadcast((cfg.data or str(default_dataset(progress=progress))) if is_main() else None)
+        df = landmark_table(src)
+        fp = cobb_fingerprint(cfg, src, df)
+        how = broadcast(run.claim(fp, overwrite, resume_hint=False) if is_main() else None)
+        if how == 'reuse':
+            if reuse: return resume_cobb(run.path, progress, on_epoch_end)
+            raise RunError(f'{run.path} already holds this run: continue it with `scoliosis-xray cobb train --resume {run.path}`, or choose another --out')
+        with run_lock(run):
+            if is_main() and run.exists: how = run.claim(fp, resume_hint=False)
+            return _run_cobb(cfg, run, None, progress, on_epoch_end, restart=broadcast(how) == 'restart', src=src, df=df, fp=fp)
 
 # %% ../nbs/23_cobb_train.ipynb #55696e35
 def cobb_settings(run:Run)->CobbConfig:
@@ -363,19 +372,27 @@ def cobb_settings(run:Run)->CobbConfig:
 def resume_cobb(run, progress:bool=True, on_epoch_end=None)->dict:
     "Continue the landmark run in folder `run` from its last completed epoch."
     run = Run(run)
-    if not run.exists: raise RunError(f'{run.path} is not a training run (no config.json); start one with `scoliosis-xray cobb train --out NEW_FOLDER`')
-    with locked(run.path, 'training'):
-        cfg = cobb_settings(run)
-        src = run.data_path()
-        if src is not None: cfg.data = str(src)
-        cache = run.cache_path()
-        if cache is not None: cfg.cache = str(cache)
-        cfg.out = str(run.path)
-        ck = read_checkpoint(run.last) if run.last.exists() else None
-        if ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete'):
-            if progress: print(f'{run.path}: training already complete ({ck.epoch} epochs).')
-            return run.load_metrics()
-        return _run_cobb(cfg, run, ck, progress, on_epoch_end, restart=ck is None)
+    with distributed():
+        progress = progress and is_main()
+        if is_main() and not run.exists: raise RunError(f'{run.path} is not a training run (no config.json); start one with `scoliosis-xray cobb train --out NEW_FOLDER`')
+        with run_lock(run):
+            cfg, ck, done = broadcast(_cobb_resume_state(run) if is_main() else None)   # the other ranks need no run folder
+            if done is not None:
+                if progress: print(f'{run.path}: training already complete ({ck.epoch} epochs).')
+                return done
+            check_world_batch(cfg)
+            return _run_cobb(cfg, run, ck, progress, on_epoch_end, restart=ck is None)
+
+def _cobb_resume_state(run:Run):
+    cfg = cobb_settings(run)
+    src = run.data_path()
+    if src is not None: cfg.data = str(src)
+    cache = run.cache_path()
+    if cache is not None: cfg.cache = str(cache)
+    cfg.out = str(run.path)
+    ck = read_checkpoint(run.last) if run.last.exists() else None
+    done = ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete')
+    return cfg, ck, run.load_metrics() if done else None
 
 # %% ../nbs/23_cobb_train.ipynb #1b920ff9
 def load_landmark_model(path, device='cpu'):
@@ -386,4 +403,6 @@ def load_landmark_model(path, device='cpu'):
     model, _ = build_spine_net(ck.backbone, 'none', int(ck.config.get('channels', 64)))
     try: model.load_state_dict(ck.model)
     except RuntimeError as e: raise CheckpointError(f'{path}: its weights do not fit a {ck.backbone} landmark model ({str(e).splitlines()[0]})') from None
+    device = torch.device(device)
+    if channels_last(device, amp_dtype(device, ck.amp, fallback=True)): model = model.to(memory_format=torch.channels_last)   # as in training
     return model.to(device).eval(), ck

@@ -695,7 +695,7 @@ def _fold_predictions(run:Run, sp, cfg0)->dict:
     model, ck = load_model(run.best, dev)
     pc = checkpoint_cache(ck, cfg0.cache or None)
     ok, _ = pc.build(sp[sp.split == 'test'].reset_index(drop=True), progress=False)
-    p = predict_frame(model, ok, pc, dev, progress=False, amp=cfg0.amp)
+    p = predict_frame(model, ok, pc, dev, progress=False, amp=ck.amp)           # the precision the fold was trained at
     return dict(y_true=ok.y.to_numpy(), prob=p, threshold=ck.threshold,
                 cobb=ok.cobb_angle.to_numpy(dtype=float) if ok.cobb_angle.notna().any() else None,
                 groups=ok['group'].to_numpy() if 'group' in ok and ok['group'].duplicated().any() else None)
