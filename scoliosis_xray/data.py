@@ -6,13 +6,13 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 
 # %% auto #0
 __all__ = ['SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS', 'THUMB_WIDTH',
-           'CACHE_VERSION', 'RECROP_SCORE', 'RECROP_GATE', 'SHORTCUT_AUC', 'SHORTCUT_LOWER', 'SHORTCUT_FEATURES',
-           'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError', 'sniff_format', 'read_image', 'bad_file_corpus',
-           'letterbox_geometry', 'fit_geometry', 'intensity_window', 'preprocess', 'parse_size', 'DataWarning',
-           'parse_class_map', 'list_images', 'not_image_reason', 'load_dataset', 'perceptual_hash', 'hash_distance',
-           'crop_thumbnail', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'recrop_score', 'recrop_pairs',
-           'shortcut_check', 'audit', 'format_audit', 'save_audit', 'assign_groups', 'make_splits', 'kfold_splits',
-           'save_splits', 'load_splits', 'XrayDataset', 'split_datasets']
+           'CACHE_VERSION', 'RECROP_SCORE', 'RECROP_GATE', 'SHORTCUT_AUC', 'SHORTCUT_LOWER', 'SHORTCUT_BOOT',
+           'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError', 'sniff_format', 'read_image',
+           'bad_file_corpus', 'letterbox_geometry', 'fit_geometry', 'intensity_window', 'preprocess', 'parse_size',
+           'DataWarning', 'parse_class_map', 'list_images', 'not_image_reason', 'load_dataset', 'perceptual_hash',
+           'hash_distance', 'crop_thumbnail', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'recrop_score',
+           'recrop_pairs', 'shortcut_check', 'audit', 'format_audit', 'save_audit', 'assign_groups', 'make_splits',
+           'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset', 'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
 import base64, contextlib, hashlib, json, math, os, re, struct, tempfile, warnings
@@ -899,6 +899,7 @@ def recrop_pairs(thumbs, min_score:float=RECROP_SCORE, gate:float=RECROP_GATE, k
 # %% ../nbs/11_data.ipynb #48d11530
 SHORTCUT_AUC = 0.80     # a point estimate this high is flagged
 SHORTCUT_LOWER = 0.60   # so is a 95% interval whose lower bound is above this
+SHORTCUT_BOOT = 100     # bootstrap resamples for the interval, each refitting the forest
 SHORTCUT_FEATURES = ('width', 'height', 'aspect', 'file_size', 'format', 'bit_depth', 'mode')
 SHORTCUT_ADVICE = [
     'Evaluate on a subset from a single source (one scanner or export pipeline) where this metadata does not differ '
@@ -959,6 +960,32 @@ def _feature_auc_cv(X, y, g, k, seed)->dict:
         out[c] = round(_auc(y, s), 4)
     return out
 
+# %% ../nbs/11_data.ipynb #06c63e35
+def _refit_boot_ci(X, y, g, seed:int=0, n_boot:int=SHORTCUT_BOOT, trees:int=50)->dict:
+    """95% percentile interval of the metadata forest's ROC-AUC over `n_boot` bootstrap resamples that refit it: the
+    clusters `g` (0..G-1) drawn with replacement within each class (a cluster's class is its majority label), the forest
+    fitted on the drawn films and scored on the clusters left out. Returns `ci` (None when fewer than half the resamples
+    are defined), `resamples`, `used` and `undefined` (left-out part with a single class)."""
+    from sklearn.ensemble import RandomForestClassifier
+    rng, g = np.random.default_rng(seed), np.asarray(g)
+    order = np.argsort(g, kind='stable')
+    members = np.split(order, np.cumsum(np.bincount(g))[:-1])                 # films of each cluster
+    cls = (np.bincount(g, weights=y) / np.bincount(g) >= 0.5).astype(int)
+    strata = [np.nonzero(cls == c)[0] for c in (0, 1)]
+    aucs, undefined = [], 0
+    for _ in range(n_boot):
+        drawn = np.concatenate([rng.choice(s, size=len(s), replace=True) for s in strata])
+        left = np.setdiff1d(np.arange(len(members)), drawn)
+        tr = np.concatenate([members[c] for c in drawn])
+        te = np.concatenate([members[c] for c in left]) if len(left) else np.zeros(0, int)
+        if len(set(y[tr])) < 2 or len(set(y[te])) < 2:
+            undefined += 1
+            continue
+        clf = RandomForestClassifier(n_estimators=trees, min_samples_leaf=2, random_state=seed, n_jobs=1).fit(X[tr], y[tr])
+        aucs.append(_auc(y[te], clf.predict_proba(X[te])[:, 1]))
+    ci = [float(v) for v in np.percentile(aucs, [2.5, 97.5])] if len(aucs) >= max(1, n_boot // 2) else None
+    return dict(ci=ci, resamples=int(n_boot), used=len(aucs), undefined=int(undefined))
+
 # %% ../nbs/11_data.ipynb #c6aff400
 def _shortcut_verdict(res, auc, lo, hi):
     """Set the verdict (and, for a shortcut, the advice) of the shortcut check `res` from its AUC and 95% interval:
@@ -979,12 +1006,13 @@ def _shortcut_verdict(res, auc, lo, hi):
 # %% ../nbs/11_data.ipynb #8206278a
 def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, folds:int=5)->dict:
     """How well `features` (metadata, one row per image) predict the label `y` (0/1): cross-validated ROC-AUC of a
-    random forest with a 95% interval (clustered by `groups`), each feature's cross-validated AUC, and a verdict: a
+    random forest with a 95% interval (clustered by `groups`; the wider of the out-of-fold interval `ci_oof` and the
+    refitting bootstrap's `refit`), each feature's cross-validated AUC, and a verdict: a
     shortcut (with advice) when the interval's lower bound is above `SHORTCUT_LOWER` or the AUC reaches `SHORTCUT_AUC`,
     `above_chance` when the lower bound is above 0.5."""
     y = np.asarray(y).astype(int)
     counts = np.bincount(y, minlength=2)
-    res = dict(auc=None, ci=None, n=int(len(y)), folds=0, features=list(features.columns), feature_auc={},
+    res = dict(auc=None, ci=None, ci_oof=None, refit=None, n=int(len(y)), folds=0, features=list(features.columns), feature_auc={},
                threshold=SHORTCUT_AUC, lower_threshold=SHORTCUT_LOWER, shortcut=False, above_chance=False, verdict='', advice=[])
     if counts.min() < 5:
         res['verdict'] = f'not run: the smaller class has {counts.min()} readable images (at least 5 are needed)'
@@ -1002,6 +1030,9 @@ def shortcut_check(features:pd.DataFrame, y, groups=None, seed:int=0, folds:int=
     oof = _oof_forest(X.to_numpy(), y, g, k, seed)
     auc = _auc(y, oof)
     lo, hi = _boot_ci(y, oof, g)
+    res['ci_oof'] = [round(float(lo), 4), round(float(hi), 4)]
+    res['refit'] = _refit_boot_ci(X.to_numpy(), y, g, seed)
+    if res['refit']['ci'] is not None: lo, hi = min(lo, res['refit']['ci'][0]), max(hi, res['refit']['ci'][1])
     res.update(auc=round(auc, 4), ci=[round(float(lo), 4), round(float(hi), 4)], folds=k,
                shortcut=bool(lo > SHORTCUT_LOWER or auc >= SHORTCUT_AUC), above_chance=bool(lo > 0.5))
     _shortcut_verdict(res, auc, lo, hi)
@@ -1130,6 +1161,10 @@ def _shortcut_lines(s)->list:
     L = ['', f"Shortcut check: does metadata alone ({', '.join(SHORTCUT_FEATURES)}) predict the label?"]
     if s['auc'] is not None and s['ci'] is not None:
         L.append(f"  ROC-AUC {s['auc']:.2f} (95% CI {s['ci'][0]:.2f}-{s['ci'][1]:.2f}), random forest, {s['folds']}-fold CV grouped by duplicates and patients")
+        b = s.get('refit') or {}
+        if b.get('ci') is not None:
+            L.append(f"  interval: the wider of out-of-fold and a bootstrap that refits the forest ({b['resamples']} resamples, {b['undefined']} undefined: one class left out)")
+        elif b: L.append(f"  interval: out-of-fold only; the refitting bootstrap was undefined in {b['undefined']} of {b['resamples']} resamples (one class left out)")
     if s['feature_auc']:
         L.append('  per feature (cross-validated): ' + ', '.join(f'{k} {v:.2f}' for k, v in sorted(s['feature_auc'].items(), key=lambda kv: -kv[1])))
     L.append(('  WARNING ' if s['shortcut'] else '  ') + s['verdict'])
