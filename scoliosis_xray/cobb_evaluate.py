@@ -29,7 +29,8 @@ from .metrics import roc_auc, evaluate_predictions
 from .evaluate import training_overlap, predict_frame, checkpoint_cache
 from .landmarks import VERTEBRAE
 from .cobb import cobb_angles, agreement, landmark_error, plot_bland_altman, plot_error_by_level, plot_severity_confusion, draw_overlay
-from .landmark_model import to_image_points, to_input_points, N_VERT
+from .landmark_model import (to_image_points, to_input_points, N_VERT, TTA_READINGS, reading_input,
+                                          reading_points, average_readings, assess)
 from .cobb_train import (load_landmark_model, predict_points, cobb_settings, landmark_table, true_angles, plot_landmark_grid)
 
 # %% ../nbs/24_cobb_evaluate.ipynb #68c752f0
@@ -37,13 +38,22 @@ COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'pt', 'mt', 'tl', 'larg
                 'apex', 'curve_type', 'error']
 POINT_COLUMNS = [f'x{k}' for k in range(4 * N_VERT)] + [f'y{k}' for k in range(4 * N_VERT)]
 
-def measure(model, ck, images:list, device, min_score:float=None)->list:
-    "Measure films given as 2-D arrays: per film dict(points in film px, ok, reasons, n_found, angles dict or None)."
+def measure(model, ck, images:list, device, min_score:float=None, readings=TTA_READINGS)->list:
+    """Measure films given as 2-D arrays: per film dict(points in film px, ok, reasons, n_found, angles dict or None).
+    `readings`: (shift x, shift y, mirrored) of each reading of the film, averaged (`average_readings`); `((0, 0, False),)`
+    reads it once."""
     pp = ck.preprocess
     x = torch.stack([to_input(preprocess(im, pp.size, pp.window, pp.bits)) for im in images])
-    out = predict_logits(model, x, device, ck.amp).cpu()
+    thr, hw = ck.threshold if min_score is None else min_score, tuple(pp.size)
+    reads = []
+    for dx, dy, f in readings:
+        found = predict_points(predict_logits(model, reading_input(x, dx, dy, f), device, ck.amp).cpu(), thr, hw)
+        reads.append([dict(p, points=reading_points(p['points'], dx, dy, f, hw[1])) for p in found])
+    preds = [average_readings([r[i] for r in reads]) for i in range(len(images))]
+    verdicts = [assess(p['points'], p['scores'], p['n_confident'], hw) for p in preds]
+    preds = [dict(p, ok=v['ok'], reasons=v['reasons']) for p, v in zip(preds, verdicts)]
     res = []
-    for im, p in zip(images, predict_points(out, ck.threshold if min_score is None else min_score, tuple(pp.size))):
+    for im, p in zip(images, preds):
         pts = to_image_points(p['points'], im.shape, pp.size) if len(p['points']) else np.zeros((0, 2))
         res.append(dict(points=pts, ok=p['ok'], reasons=p['reasons'], n_found=p['n_found'], angles=cobb_angles(pts, im.shape[0]) if p['ok'] else None))
     return res

@@ -32,7 +32,7 @@ from .train import (RunState, fit, resolve_device, predict_logits, record_start,
                                   distributed, is_main, broadcast, check_world_batch, rank_device, shard_batches, run_lock)
 from .landmarks import load_landmarks, VERTEBRAE
 from .cobb import cobb_angles, smape
-from .landmark_model import (SpineNet, build_spine_net, landmark_loss, decode, select_vertebrae, assess,
+from .landmark_model import (SpineNet, build_spine_net, landmark_loss, decode, select_vertebrae, complete_spine, assess,
                                            LandmarkDataset, MIN_SCORE, N_VERT)
 from .plots import plot_image_grid
 
@@ -160,11 +160,13 @@ def landmark_splits(df, cfg:CobbConfig, cache:ImageCache, progress:bool=True)->p
 
 # %% ../nbs/23_cobb_train.ipynb #c9701f4d
 def predict_points(out:torch.Tensor, min_score:float=MIN_SCORE, image_hw=None)->list:
-    "Per image of network output `out`: dict(points (n*4) x 2 in input px, scores, n_found, n_confident, ok, reasons)."
+    """Per image of network output `out`: dict(points (n*4) x 2 in input px, scores, n_found, n_confident, n_filled, ok,
+    reasons): the confident peaks (`select_vertebrae`), vertebrae merged with a neighbour added (`complete_spine`), and
+    the verdict (`assess`)."""
     sc, ce, co = decode(out)
     res = []
     for i in range(len(out)):
-        s = select_vertebrae(sc[i], ce[i], co[i], min_score)
+        s = complete_spine(out[i], select_vertebrae(sc[i], ce[i], co[i], min_score))
         v = assess(s['points'], s['scores'], s['n_confident'], image_hw)
         res.append(dict(s, ok=v['ok'], reasons=v['reasons']))
     return res
