@@ -151,36 +151,17 @@ def decode(out:torch.Tensor, max_peaks:int=24, stride:int=STRIDE)->tuple:
 
 # %% ../nbs/22_landmark_model.ipynb #06e793a8
 MIN_SCORE = 0.3        # heatmap peak that counts as a vertebra found with confidence
-END_SCORE = 0.1        # a weaker peak still counts as the end vertebra (T1 or L5) exactly where the others place it
+END_SCORE = 0.1        # a weaker heatmap cell still counts as a vertebra exactly where the others place one (`complete_spine`)
 
-def _end_candidate(s, c, keep, end_score):
-    "Index of the strongest unused peak of at least `end_score` one spacing above the top or below the bottom vertebra, or None."
-    g = float(np.median(np.diff(c[keep, 1])))
-    if not g > 0: return None
-    best, best_s = None, -1.0
-    for a, b in ((keep[0], keep[1]), (keep[-1], keep[-2])):
-        want = c[a] + (c[a] - c[b])                                   # the next vertebra along the spine's own direction
-        near = np.flatnonzero((s >= end_score) & (np.linalg.norm(c - want, axis=1) < 0.4 * g))
-        near = near[~np.isin(near, keep)]
-        if len(near) and s[near].max() > best_s: best, best_s = int(near[np.argmax(s[near])]), float(s[near].max())
-    return best
-
-def select_vertebrae(scores, centres, corners, min_score:float=MIN_SCORE, end_score:float=END_SCORE)->dict:
+def select_vertebrae(scores, centres, corners, min_score:float=MIN_SCORE)->dict:
     """One image's decoded peaks (P, P x 2, P x 4 x 2; NumPy or torch) -> the confident vertebrae, top to bottom:
-    dict(points (n*4) x 2, scores n, n_found, n_confident, n_ends_added). When fewer than 17 are confident, a weaker
-    peak (at least `end_score`) is taken as T1 or L5 only where the spine's spacing and direction put the next
-    vertebra (`end_score=1` turns this off)."""
+    dict(points (n*4) x 2, scores n, n_found, n_confident). `complete_spine` then looks for the ones the peaks missed."""
     s, c, k = (np.asarray(v.detach().cpu() if torch.is_tensor(v) else v, dtype=float) for v in (scores, centres, corners))
     keep = np.flatnonzero(s >= min_score)
     n_conf = len(keep)
     keep = keep[np.argsort(-s[keep])][:N_VERT]
     keep = keep[np.argsort(c[keep, 1])]
-    added = 0
-    while 3 <= len(keep) < N_VERT and end_score < min_score:
-        j = _end_candidate(s, c, keep, end_score)
-        if j is None: break
-        keep = np.append(keep, j); keep = keep[np.argsort(c[keep, 1])]; added += 1
-    return dict(points=k[keep].reshape(-1, 2), scores=s[keep], n_found=len(keep), n_confident=n_conf, n_ends_added=added)
+    return dict(points=k[keep].reshape(-1, 2), scores=s[keep], n_found=len(keep), n_confident=n_conf)
 
 # %% ../nbs/22_landmark_model.ipynb #086b4c72
 def assess(points, scores=None, n_confident:int=None, image_hw=None)->dict:
@@ -297,14 +278,15 @@ AGREE = 0.25   # a reading more than this many vertebra heights from the reading
 
 def average_readings(readings:list, agree:float=AGREE)->dict:
     """One image's predictions from several readings (dicts with `points` mapped back to the input, `n_found`, `scores`,
-    `n_confident`, and the reading's own verdict `ok`): the readings whose verdict is ok (all of them when none is), of
-    those the ones with the most common vertebra count, and of those the ones within `agree` vertebra heights (mean
-    point distance) of their median, are averaged; `readings_used` says how many. A reading that names the vertebrae
-    one level off (a missed one and a spurious one) is left out. The result still needs a verdict (`assess`)."""
-    good = [r for r in readings if r.get('ok', True)] or list(readings)
+    `n_confident`, and the reading's own verdict `ok`): of the readings whose verdict is ok, those with the most common
+    vertebra count, and of those the ones within `agree` vertebra heights (mean point distance) of their median, are
+    averaged; `readings_used` says how many. A reading that names the vertebrae one level off (a missed one and a
+    spurious one) is left out. When no reading is ok, the first is returned as it is with `readings_used` 0: readings
+    that each fail are never averaged into one that passes. The result still needs a verdict (`assess`)."""
+    good = [r for r in readings if r.get('ok', True)]
+    if not good: return dict(readings[0], readings_used=0, readings=len(readings))
     n = Counter(r['n_found'] for r in good).most_common(1)[0][0]
     use = [r for r in good if r['n_found'] == n]
-    if not n: return dict(use[0], points=np.zeros((0, 2)), readings_used=0, readings=len(readings))
     P = np.stack([np.asarray(r['points'], dtype=float).reshape(-1, 2) for r in use])
     med = np.median(P, 0)
     q = med.reshape(-1, N_CORNERS, 2)
