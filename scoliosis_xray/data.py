@@ -961,7 +961,7 @@ def _feature_auc_cv(X, y, g, k, seed)->dict:
     return out
 
 # %% ../nbs/11_data.ipynb #06c63e35
-def _refit_boot_ci(X, y, g, seed:int=0, n_boot:int=SHORTCUT_BOOT, trees:int=50)->dict:
+def _refit_boot_ci(X, y, g, seed:int=0, n_boot:int=SHORTCUT_BOOT, trees:int=25)->dict:
     """95% percentile interval of the metadata forest's ROC-AUC over `n_boot` bootstrap resamples that refit it: the
     clusters `g` (0..G-1) drawn with replacement within each class (a cluster's class is its majority label), the forest
     fitted on the drawn films and scored on the clusters left out. Returns `ci` (None when fewer than half the resamples
