@@ -432,20 +432,27 @@ def _cobb_evaluate(p):
     p.add_argument('--compare', default=None, metavar='CLASSIFIER_RUN', help="also score the classifier run's test films with the largest angle (>= 10 deg = Scoliosis) and draw both ROC curves")
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
+    p.add_argument('--readings', type=int, default=None, metavar='N', help='readings of each film, averaged: 1 reads it as it is, 2 adds its mirror image, up to 8 with half-cell shifts (default: 8; fewer is faster)')
     p.add_argument('--overwrite', action='store_true', help='let the outputs replace files scoliosis-xray did not write')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_cobb_evaluate_run, command='cobb evaluate')
 
+def _readings(a):
+    from scoliosis_xray.cobb_evaluate import reading_plan
+    try: return reading_plan(a.readings)
+    except ValueError as e: raise CliError(f'--{e}') from None
+
 def _cobb_evaluate_run(a):
     from scoliosis_xray.cobb_evaluate import evaluate_cobb, measurement_vs_classifier, format_agreement
     if a.n_boot < 1: raise CliError(f'--n-boot must be at least 1, not {a.n_boot}')
-    r = evaluate_cobb(a.run, data=a.data, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
+    reads = _readings(a)
+    r = evaluate_cobb(a.run, data=a.data, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet, overwrite=a.overwrite, readings=reads)
     m = r['metrics']
     print(f"{m['n']} films; {m['n_ok']} measured, {m['n_flagged']} flagged without an angle")
     print(format_agreement(m))
     if a.compare:
-        c = measurement_vs_classifier(a.run, a.compare, device=a.device, n_boot=min(a.n_boot, 1000), seed=a.seed, progress=not a.quiet, out=r['out'], overwrite=a.overwrite)
+        c = measurement_vs_classifier(a.run, a.compare, device=a.device, n_boot=min(a.n_boot, 1000), seed=a.seed, progress=not a.quiet, out=r['out'], overwrite=a.overwrite, readings=reads)
         print(f"on {c['n']} test films of {a.compare} ({c['left_out_seen']} seen by the landmark run left out, {c['flagged']} flagged):")
         if c['auc'] is None: print(f"  {c['note']}")
         else:
@@ -460,6 +467,7 @@ def _cobb_predict(p):
     p.add_argument('--overlay', default=None, metavar='DIR', help='write an overlay PNG per film (landmarks, Cobb lines, angle) to DIR (not an input folder)')
     p.add_argument('--overwrite', action='store_true', help='let --out and --overlay replace files scoliosis-xray did not write (never an input)')
     p.add_argument('--batch-size', type=int, default=4, help='films per batch')
+    p.add_argument('--readings', type=int, default=None, metavar='N', help='readings of each film, averaged: 1 reads it as it is, 2 adds its mirror image, up to 8 with half-cell shifts (default: 8; fewer is faster)')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_cobb_predict_run, command='cobb predict')
@@ -467,7 +475,8 @@ def _cobb_predict(p):
 def _cobb_predict_run(a):
     from scoliosis_xray.cobb_evaluate import predict_cobb
     if a.batch_size < 1: raise CliError(f'--batch-size must be at least 1, not {a.batch_size}')
-    df = predict_cobb(a.checkpoint, a.inputs, out=a.out, overlay_dir=a.overlay, batch_size=a.batch_size, device=a.device, progress=not a.quiet, overwrite=a.overwrite)
+    df = predict_cobb(a.checkpoint, a.inputs, out=a.out, overlay_dir=a.overlay, batch_size=a.batch_size, device=a.device, progress=not a.quiet,
+                      overwrite=a.overwrite, readings=_readings(a))
     if a.out is None: print(df.to_csv(index=False), end='')
     bad, flagged = df[df.error != ''], df[df.verdict == 'flagged']
     if a.out is not None: print(f'{(df.verdict == "ok").sum()} measured, {len(flagged)} flagged without an angle, {len(bad)} failed: {a.out}')

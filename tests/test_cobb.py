@@ -78,22 +78,26 @@ def test_predict_reports_bad_files_and_flags(run, data, tmp_path):
     (films / 'truncated.jpg').write_bytes((data / 'aasce' / 'data' / 'test').glob('*.jpg').__next__().read_bytes()[:300])
     Image.fromarray(np.full((40, 400), 128, np.uint8)).save(films / 'wide-grey.png')
     ck = run / 'checkpoints' / 'best.pt'
-    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--out', tmp_path / 'cobb.csv', '--overlay', tmp_path / 'ov', '--quiet')
+    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--out', tmp_path / 'cobb.csv', '--overlay', tmp_path / 'ov', '--quiet', '--readings', '2')
     assert r.returncode == 1 and 'truncated.jpg' in r.stderr and 'Traceback' not in r.stderr
     df = pd.read_csv(tmp_path / 'cobb.csv', keep_default_na=False)
     assert len(df) == 4 and (df.error != '').sum() == 1
+    assert df.readings_used.astype(int).max() <= 2                # each film read twice: as it is and mirrored
     grey = df[df.path.str.endswith('wide-grey.png')].iloc[0]
     assert grey.verdict == 'flagged' and grey.largest == ''          # no angle for an image with no spine
     assert len(list((tmp_path / 'ov').glob('*.png'))) == 3
     # careless: the table over an input, the overlays into the input folder, a classification command on this checkpoint
-    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--out', films / 'wide-grey.png')
+    r = cli('cobb', 'predict', films, '--checkpoint', ck, '--out', films / 'wide-grey.png')
     assert r.returncode == 2 and '.csv' in r.stderr and 'Traceback' not in r.stderr
-    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--overlay', films, '--out', tmp_path / 'x.csv')
+    r = cli('cobb', 'predict', films, '--checkpoint', ck, '--overlay', films, '--out', tmp_path / 'x.csv')
     assert r.returncode == 2 and 'input' in r.stderr
-    r = _sx('cobb', 'predict', films, '--checkpoint', tmp_path / 'cobb.csv')
+    r = cli('cobb', 'predict', films, '--checkpoint', tmp_path / 'cobb.csv')
     assert r.returncode == 2 and 'Traceback' not in r.stderr
-    r = _sx('cobb', 'predict', films, '--checkpoint', ck, '--batch-size', '0')
+    r = cli('cobb', 'predict', films, '--checkpoint', ck, '--batch-size', '0')
     assert r.returncode == 2 and 'batch-size' in r.stderr
+    for n in ('0', '9'):
+        r = cli('cobb', 'predict', films, '--checkpoint', ck, '--readings', n, '--out', tmp_path / 'y.csv')
+        assert r.returncode == 2 and '--readings must be 1 to 8' in r.stderr and not (tmp_path / 'y.csv').exists()
 
 def test_resume_refuses_options_and_classification_commands_refuse_a_landmark_run(run, data):
     r = cli('cobb', 'train', '--resume', run, '--epochs', '5')
@@ -106,13 +110,17 @@ def test_resume_refuses_options_and_classification_commands_refuse_a_landmark_ru
     assert r.returncode == 2 and 'already holds this run' in r.stderr
 
 def test_evaluate_prints_agreement_and_writes_report(run):
-    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '50', '--quiet')
+    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '50', '--quiet', '--readings', '4')
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'films;' in r.stdout and 'report:' in r.stdout
     out = run / 'eval-cobb-test'
     for f in ('metrics.json', 'report.md', 'measurements.csv'): assert (out / f).exists()
-    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '0')
+    assert json.loads((out / 'metrics.json').read_text())['facts']['readings'] == 4
+    assert pd.read_csv(out / 'measurements.csv').readings_used.max() <= 4
+    r = cli('cobb', 'evaluate', '--run', run, '--n-boot', '0')
     assert r.returncode == 2 and 'n-boot' in r.stderr
+    r = cli('cobb', 'evaluate', '--run', run, '--readings', '-1')
+    assert r.returncode == 2 and '--readings must be 1 to 8' in r.stderr
 
 def test_audit_reports_bad_annotations(data, tmp_path):
     import shutil

@@ -49,7 +49,9 @@ def notebooks(flags):
 def pytest_step():
     if not any((ROOT / 'tests').glob('test_*.py')): return 0, 0, 0, []
     xml = Path(tempfile.mkdtemp()) / 'junit.xml'
-    r = run([BIN / 'python', '-m', 'pytest', 'tests', '-q', '-rfEs', '-p', 'no:cacheprovider', f'--junitxml={xml}'])
+    # one worker per core, a file per worker (a file's module fixtures, such as a trained run, are built once)
+    r = run([BIN / 'python', '-m', 'pytest', 'tests', '-q', '-rfEs', '-p', 'no:cacheprovider', '-n', 'auto', '--dist', 'loadfile',
+             f'--junitxml={xml}'])
     if not xml.exists(): return 0, 1, 0, ['pytest did not run']
     s = ET.parse(xml).getroot()
     s = s if s.tag == 'testsuite' else s.find('testsuite')
