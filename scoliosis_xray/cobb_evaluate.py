@@ -237,7 +237,8 @@ def cobb_limitations(f:dict, facts:dict)->list:
 # %% ../nbs/24_cobb_evaluate.ipynb #9554edde
 def _report(f, facts, figs)->str:
     lines = [f"# Cobb angle evaluation: {facts['run']}", '', f"Films: {f['n']} ({facts['split']} split of {facts['source_name']}); "
-             f"with an angle: {f['n_ok']}; flagged without an angle: {f['n_flagged']}.", '', '| measure | value (95% CI) |', '|---|---|']
+             f"with an angle: {f['n_ok']}; flagged without an angle: {f['n_flagged']}."
+             + (f" Each film was read {facts['readings']} times (mirrored and shifted) and the readings averaged." if facts.get('readings', 1) > 1 else ''), '', '| measure | value (95% CI) |', '|---|---|']
     for k, v in _entries(f.get('agreement')) + _entries(f.get('landmarks'), 'landmark error '): lines.append(f'| {k} | {_fmt_entry(v)} |')
     lines.append(f"| SMAPE with flagged films as 100% | {f['smape_flagged_as_worst']:.3g} |")
     lines += ['', '## Limitations', ''] + [f'- {s}' for s in cobb_limitations(f, facts)] + ['']
