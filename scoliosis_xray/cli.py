@@ -432,11 +432,14 @@ def _cobb_evaluate(p):
     p.add_argument('--compare', default=None, metavar='CLASSIFIER_RUN', help="also score the classifier run's test films with the largest angle (>= 10 deg = Scoliosis) and draw both ROC curves")
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--seed', type=int, default=0, help='bootstrap seed')
-    p.add_argument('--readings', type=int, default=None, metavar='N', help='readings of each film, averaged: 1 reads it as it is, 2 adds its mirror image, up to 8 with half-cell shifts (default: 8; fewer is faster)')
+    _readings_option(p)
     p.add_argument('--overwrite', action='store_true', help='let the outputs replace files scoliosis-xray did not write')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_cobb_evaluate_run, command='cobb evaluate')
+
+def _readings_option(p):
+    p.add_argument('--readings', type=int, default=None, metavar='N', help='readings of each film, averaged: 1 reads it as it is, 2 adds its mirror image, up to 8 with half-cell shifts (default: 8; fewer is faster)')
 
 def _readings(a):
     from scoliosis_xray.cobb_evaluate import reading_plan
@@ -467,7 +470,7 @@ def _cobb_predict(p):
     p.add_argument('--overlay', default=None, metavar='DIR', help='write an overlay PNG per film (landmarks, Cobb lines, angle) to DIR (not an input folder)')
     p.add_argument('--overwrite', action='store_true', help='let --out and --overlay replace files scoliosis-xray did not write (never an input)')
     p.add_argument('--batch-size', type=int, default=4, help='films per batch')
-    p.add_argument('--readings', type=int, default=None, metavar='N', help='readings of each film, averaged: 1 reads it as it is, 2 adds its mirror image, up to 8 with half-cell shifts (default: 8; fewer is faster)')
+    _readings_option(p)
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
     p.set_defaults(func=_cobb_predict_run, command='cobb predict')
