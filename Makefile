@@ -9,12 +9,13 @@ DEMO ?= demo
 # The checkout's own package always wins over whatever the venv's editable install points at.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: help install install-dev install-lab lab demo demo-cobb test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
+.PHONY: help install install-dev install-lab lock lock-check lab demo demo-cobb test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
 
 help:
 	@echo "make demo        set up .venv and run the main job on the default synthetic data"
 	@echo "make demo-cobb   set up .venv and measure Cobb angles end to end on the same data (landmark model, evaluation, overlays)"
 	@echo "make test        set up .venv with dev extras and run every check CI runs"
+	@echo "make lock        re-resolve constraints.txt (every package's newest release; commit it only once make test passes)"
 	@echo "make test-slow   also run the notebook cells flagged #| slow"
 	@echo "make lab         set up .venv, register the scoliosis-xray kernel and start JupyterLab on nbs/ (prints the URL)"
 	@echo "make docs        the docs site in _docs/: Quarto (nbdev-docs) when installed, else the offline build"
@@ -40,6 +41,28 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml constraints.txt
 $(VENV)/.installed-lab: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) -e ".[lab]"
 	touch $(VENV)/.installed $@
+
+# constraints.txt is the lock: every package a `.[dev]` install can pull, at one exact version, written by uv from
+# pyproject.toml's extras and constraints.in (the torch pair). Every install above goes through it, so a fresh clone
+# gets the versions the last green `make test` ran. `make lock` refreshes it to the newest releases; commit the result
+# only after `make test` passed with it (`make lock && make test`), as a commit of its own.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --no-header
+lock: $(VENV)/.installed-dev
+	$(UV_COMPILE) --upgrade pyproject.toml --extra dev -c constraints.in -o constraints.txt.new
+	{ echo '# The lock: every package of a `.[dev]` install at one version (uv pip compile; refresh with `make lock`).'; \
+	  echo '# Generated from pyproject.toml and constraints.in: edit those, never this file.'; cat constraints.txt.new; } > constraints.txt
+	rm -f constraints.txt.new
+	$(BIN)/uv pip compile --quiet --no-header --no-annotate --python-version 3.11 --python-platform linux \
+	  deploy/tensorboard/requirements.in -c constraints.txt -o deploy/tensorboard/requirements.txt.new
+	{ echo '# The TensorBoard image (Python 3.11, Linux) pinned to the project lock: make lock writes this from requirements.in.'; \
+	  cat deploy/tensorboard/requirements.txt.new; } > deploy/tensorboard/requirements.txt
+	rm -f deploy/tensorboard/requirements.txt.new
+	$(BIN)/python tools/check_lock.py --static
+	@echo "constraints.txt refreshed: run make test on a fresh clone before committing it"
+
+# the lock is complete: what `.[dev]` resolved to in .venv is all in constraints.txt, at the same versions
+lock-check: $(VENV)/.installed-dev
+	$(BIN)/python tools/check_lock.py
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -11,7 +11,7 @@ Terraform and the provider are looked up on PATH and in `$SCOLIOSIS_XRAY_TF_PLUG
 registry.terraform.io/hashicorp/aws/VERSION/OS_ARCH/, or the packed layout `terraform providers mirror` writes). Tests that need them are
 skipped, with that reason, only when they are absent. Every process started here is stopped here; nothing but
 127.0.0.1 is contacted (Terraform's update check is off)."""
-import json, os, re, shutil, signal, socket, subprocess, sys, time, urllib.error, urllib.request, warnings
+import json, os, re, shutil, signal, socket, subprocess, sys, time, urllib.error, urllib.request
 from pathlib import Path
 
 import pytest
@@ -283,11 +283,12 @@ def test_dockerfile_non_root_pinned_no_logs():
             assert re.fullmatch(r'[A-Za-z0-9_.-]+==[A-Za-z0-9_.+-]+', l.strip()), f'unpinned requirement: {l}'
             k, v = l.strip().split('=='); pins[k.lower()] = v
     assert {'tensorboard', 'boto3'} <= set(pins)
+    sys.path.insert(0, str(ROOT / 'tools')); import check_lock        # the image runs exactly what the lock pins
+    lock = check_lock.read_pins(ROOT / 'constraints.txt')
+    drift = {k: (v, lock.get(k)) for k, v in pins.items() if v not in lock.get(k, set())}
+    assert not drift, f'the image pins differ from constraints.txt (run make lock): {drift}'
     import tensorboard, boto3
-    assert pins['tensorboard'].split('.')[:2] == tensorboard.__version__.split('.')[:2], \
-        f'the image pins tensorboard {pins["tensorboard"]} but the tests run {tensorboard.__version__}'
-    for k, mod in (('tensorboard', tensorboard), ('boto3', boto3)):
-        if pins[k] != mod.__version__: warnings.warn(f'image pins {k}=={pins[k]}, tests run {mod.__version__}')
+    assert (pins['tensorboard'], pins['boto3']) == (tensorboard.__version__, boto3.__version__), 'the tests run other versions'
 
 def test_entrypoint_script():
     ep = TB_SRC / 'entrypoint.sh'

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Everything `make test` runs, in order, with a closing line that counts what passed and failed.
 
-Steps: the exported package and the cleaned notebooks are in sync with the notebooks (checked in a scratch copy, so the
+Steps: the lock is complete (every installed package of `.[dev]` pinned in constraints.txt, tools/check_lock.py); the exported package and the cleaned notebooks are in sync with the notebooks (checked in a scratch copy, so the
 working tree is never touched); README.md matches nbs/index.ipynb; every notebook runs as a test (`nbdev-test`); the
 integration tests under tests/ (pytest, including the browser tests of JupyterLab and TensorBoard in tests/test_browser.py);
 the docs check (`make docs-check`: the offline docs site, checked in Chromium)."""
@@ -68,7 +68,8 @@ def main():
         nonlocal passed, failed, skipped
         passed += ok_n; failed += bad_n; skipped += skip_n
         lines.append(f'  {name:<12} {ok_n:4d} passed {bad_n:4d} failed' + (f' {skip_n:3d} skipped' if skip_n else '') + (f'  {detail}' if detail else ''))
-    for name, fn in [('sync', check_sync), ('readme', lambda: (run([BIN / 'python', 'tools/readme.py', '--check']).returncode == 0, 'README.md matches nbs/index.ipynb'))]:
+    lock = lambda: (run([BIN / 'python', 'tools/check_lock.py']).returncode == 0, 'the lock (constraints.txt) is complete and current')
+    for name, fn in [('lock', lock), ('sync', check_sync), ('readme', lambda: (run([BIN / 'python', 'tools/readme.py', '--check']).returncode == 0, 'README.md matches nbs/index.ipynb'))]:
         t = time.time(); ok, msg = fn()
         record(name, int(ok), int(not ok), detail=f'{msg} ({time.time() - t:.0f}s)')
         if not ok: problems.append(f'{name}: {msg}')
