@@ -4,6 +4,11 @@ audit's perceptual hash alone, for the audit's grouping (hash + `recrop_pairs`),
 hashes; then the time of each step at 10,000 images.
 
     python benchmarks/bench_dups.py [--n 200] [--height 512] [--seed 0]
+    python benchmarks/bench_dups.py --real DIR [--json benchmarks/results/dups_real.json]
+
+`--real DIR`: the audit's grouping on a real landmark folder (AASCE layout: `data/`, `labels/`), whose file names give
+each film's patient: how many re-crop pairs the coarse check alone finds and how many of them join two patients, and
+the same with the fine-detail check (`detail_score`), with the groups each makes. Writes figures only (no file name).
 
 Copies of synthetic films: cropped (up to 10% per side), rescaled (0.5-1.5x), re-encoded as JPEG (quality 60-90),
 brightness/gamma changed (gamma 0.7-1.4, gain 0.8-1.2), and all four at once. The numbers are measured, not asserted."""
@@ -67,11 +72,44 @@ def rates(orig, copies, kinds, max_bits):
     pairs, _ = near_pairs(orig, max_bits)
     return got, len(set(pairs.ravel().tolist())) / len(orig)
 
+def real_folder(src, out=None):
+    "The audit's re-crop step on a real landmark folder, with and without the detail check; figures as a dict (and JSON at `out`)."
+    import json, os, platform
+    from pathlib import Path
+    from datetime import date
+    from scoliosis_xray.cobb_train import landmark_table
+    from scoliosis_xray.data import ImageCache, detail_score, RECROP_DETAIL, RECROP_SCORE
+    df = landmark_table(src, keep_unusable=True)
+    cache = ImageCache(size=(512, 256))
+    t0 = time.perf_counter(); ok, fails = cache.build(df, progress=False); t_build = time.perf_counter() - t0
+    th = [cache.thumbnail(p) for p in ok['path']]
+    pid = ok['patient_id'].astype(str).to_numpy()
+    res = dict(benchmark='bench_dups --real', date=str(date.today()), data=Path(src).name, films=len(ok), unreadable=len(fails),
+               patients=int(len(set(pid))), recrop_score=RECROP_SCORE, recrop_detail=RECROP_DETAIL, decode_seconds=round(t_build, 1),
+               machine=dict(cpu_count=os.cpu_count(), platform=platform.platform(terse=True)))
+    for name, md in (('coarse check only', -1.0), ('coarse and detail checks (the audit)', RECROP_DETAIL)):
+        t0 = time.perf_counter(); pairs, scores = recrop_pairs(th, min_detail=md); t = time.perf_counter() - t0
+        cross = np.array([pid[i] != pid[j] for i, j in pairs], dtype=bool)
+        det = np.array([detail_score(th[i], th[j]) for i, j in pairs]) if len(pairs) else np.zeros(0)
+        cl = duplicate_clusters(list(ok['phash']), list(ok['sha256']), list(pid), recrops=pairs)
+        sizes = np.bincount(cl)
+        res[name] = dict(pairs=int(len(pairs)), pairs_across_patients=int(cross.sum()), groups=int(len(sizes)), largest_group=int(sizes.max()),
+                         films_in_largest_share=round(float(sizes.max() / len(cl)), 3), seconds=round(t, 1),
+                         detail_of_cross_patient_pairs=dict(median=float(np.median(det[cross])) if cross.any() else None,
+                                                            max=float(det[cross].max()) if cross.any() else None))
+    print(json.dumps(res, indent=1))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True); Path(out).write_text(json.dumps(res, indent=1) + '\n'); print(f'wrote {out}')
+    return res
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--real', default=None, metavar='DIR', help='measure the re-crop grouping on a real landmark folder instead (AASCE layout)')
+    ap.add_argument('--json', default='benchmarks/results/dups_real.json', help='with --real: where the figures go')
     ap.add_argument('--n', type=int, default=200); ap.add_argument('--height', type=int, default=512); ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--grid', action='store_true', help='also measure the box-grid candidate (slow: 256 hashes per image)')
     a = ap.parse_args(argv)
+    if a.real: return real_folder(a.real, a.json)
     with tempfile.TemporaryDirectory() as d:
         make_dataset(f'{d}/syn', n=a.n, seed=a.seed, height=a.height, progress=False)
         imgs = [read_image(p).astype(np.uint8) for p in load_dataset(f'{d}/syn').path]

@@ -452,11 +452,11 @@ def _cobb_evaluate_run(a):
     reads = _readings(a)
     r = evaluate_cobb(a.run, data=a.data, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet, overwrite=a.overwrite, readings=reads)
     m = r['metrics']
-    print(f"{m['n']} films; {m['n_ok']} measured, {m['n_flagged']} flagged without an angle")
+    print(f"{m['n']} films; {m['n_measured']} measured ({m['n_ok']} judged ok, {m['n_flagged']} flagged: their angles are a best effort)")
     print(format_agreement(m))
     if a.compare:
         c = measurement_vs_classifier(a.run, a.compare, device=a.device, n_boot=min(a.n_boot, 1000), seed=a.seed, progress=not a.quiet, out=r['out'], overwrite=a.overwrite, readings=reads)
-        print(f"on {c['n']} test films of {a.compare} ({c['left_out_seen']} seen by the landmark run left out, {c['flagged']} flagged):")
+        print(f"on {c['n']} test films of {a.compare} ({c['left_out_seen']} seen by the landmark run left out, {c['unmeasured']} not measurable; {c['flagged']} flagged, measured all the same):")
         if c['auc'] is None: print(f"  {c['note']}")
         else:
             for k, v in c['auc'].items(): print(f"  ROC-AUC {k:<12} {v['value']:.3f} ({v['ci'][0]:.3f} to {v['ci'][1]:.3f})")
@@ -482,8 +482,8 @@ def _cobb_predict_run(a):
                       overwrite=a.overwrite, readings=_readings(a))
     if a.out is None: print(df.to_csv(index=False), end='')
     bad, flagged = df[df.error != ''], df[df.verdict == 'flagged']
-    if a.out is not None: print(f'{(df.verdict == "ok").sum()} measured, {len(flagged)} flagged without an angle, {len(bad)} failed: {a.out}')
-    for r in flagged.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: no angle: {r.reasons}', file=sys.stderr)
+    if a.out is not None: print(f'{(df.verdict == "ok").sum()} judged ok, {len(flagged)} flagged (angles a best effort where 17 vertebrae were placed), {len(bad)} failed: {a.out}')
+    for r in flagged.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: flagged' + (f' (best effort {r.largest:.1f}°)' if r.largest == r.largest else ', no angle') + f': {r.reasons}', file=sys.stderr)
     for r in bad.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: {r.error}', file=sys.stderr)
     return 1 if len(bad) else 0
 

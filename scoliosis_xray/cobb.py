@@ -363,11 +363,12 @@ def _cobb_line(q, k, top, half):
     c = (q[k, 0] + q[k, 1]) / 2 if top else (q[k, 2] + q[k, 3]) / 2
     return [tuple(c - v * half), tuple(c + v * half)]
 
-def draw_overlay(img, points, angles:dict=None, quality:str=None)->Image.Image:
+def draw_overlay(img, points, angles:dict=None, quality:str=None, warn:bool=False)->Image.Image:
     """The radiograph `img` (array or PIL image) as an RGB PIL image with the 68 `points` (px) and vertebra outlines,
     the two lines of the largest Cobb angle, and a caption: the angle, grade, end vertebrae (`angles`:
     `cobb_angles(points)` unless given) and `quality`. Without points (None), with some missing (NaN), or with
-    `angles={'largest': None}` (a prediction whose angle is withheld), no angle is drawn: the points and the caption."""
+    `angles={'largest': None}` (a prediction whose angle is withheld), no angle is drawn: the points and the caption.
+    `warn`: a flagged measurement, drawn in warning colours (magenta outlines, yellow points, a red caption box)."""
     im = _rgb(img)
     W, H = im.size
     s = max(1, round(H / 600))
@@ -377,8 +378,8 @@ def draw_overlay(img, points, angles:dict=None, quality:str=None)->Image.Image:
     found = np.isfinite(q).all(-1) if q is not None else np.zeros((17, 4), bool)
     withheld = angles is not None and not _finite_number(angles.get('largest', 0))   # the caller withholds the angle
     for v, m in zip(q if q is not None else [], found.all(1)):
-        if m: dr.polygon([tuple(v[0]), tuple(v[1]), tuple(v[3]), tuple(v[2])], outline=(0, 190, 255), width=s)
-    for x, y in (q[found] if q is not None else []): dr.ellipse([x - 2 * s, y - 2 * s, x + 2 * s, y + 2 * s], fill=(255, 160, 0))
+        if m: dr.polygon([tuple(v[0]), tuple(v[1]), tuple(v[3]), tuple(v[2])], outline=(255, 0, 200) if warn else (0, 190, 255), width=s)
+    for x, y in (q[found] if q is not None else []): dr.ellipse([x - 2 * s, y - 2 * s, x + 2 * s, y + 2 * s], fill=(255, 235, 0) if warn else (255, 160, 0))
     if found.all() and not withheld:
         a = angles if angles is not None and 'ends' in angles else cobb_angles(q, H) | (angles or {})
         u, l = (LEVELS.index(v) for v in a['ends']['pt'])
@@ -390,6 +391,6 @@ def draw_overlay(img, points, angles:dict=None, quality:str=None)->Image.Image:
     if quality: text.append(str(quality))
     font = _font(max(11, H // 55))
     box = dr.multiline_textbbox((6 * s, 6 * s), '\n'.join(text), font=font)
-    dr.rectangle([box[0] - 3 * s, box[1] - 3 * s, box[2] + 3 * s, box[3] + 3 * s], fill=(0, 0, 0))
+    dr.rectangle([box[0] - 3 * s, box[1] - 3 * s, box[2] + 3 * s, box[3] + 3 * s], fill=(150, 0, 0) if warn else (0, 0, 0))
     dr.multiline_text((6 * s, 6 * s), '\n'.join(text), fill=(255, 255, 255), font=font)
     return im

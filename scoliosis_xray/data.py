@@ -6,13 +6,14 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/data.html.md"""
 
 # %% auto #0
 __all__ = ['SQUARE_SIZE', 'DEFAULT_WINDOW', 'MAX_PIXELS', 'IMAGE_SUFFIXES', 'HASH_SIZE', 'NEAR_DUP_BITS', 'THUMB_WIDTH',
-           'CACHE_VERSION', 'RECROP_SCORE', 'RECROP_GATE', 'SHORTCUT_AUC', 'SHORTCUT_LOWER', 'SHORTCUT_BOOT',
-           'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError', 'sniff_format', 'read_image',
-           'bad_file_corpus', 'letterbox_geometry', 'fit_geometry', 'intensity_window', 'preprocess', 'parse_size',
-           'DataWarning', 'parse_class_map', 'list_images', 'not_image_reason', 'load_dataset', 'perceptual_hash',
-           'hash_distance', 'crop_thumbnail', 'ImageCache', 'near_pairs', 'duplicate_clusters', 'recrop_score',
-           'recrop_pairs', 'shortcut_check', 'audit', 'format_audit', 'save_audit', 'assign_groups', 'make_splits',
-           'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset', 'split_datasets']
+           'CACHE_VERSION', 'RECROP_SCORE', 'RECROP_GATE', 'RECROP_DETAIL', 'SHORTCUT_AUC', 'SHORTCUT_LOWER',
+           'SHORTCUT_BOOT', 'SHORTCUT_FEATURES', 'SHORTCUT_ADVICE', 'SPLITS', 'ImageReadError', 'sniff_format',
+           'read_image', 'bad_file_corpus', 'letterbox_geometry', 'fit_geometry', 'intensity_window', 'preprocess',
+           'parse_size', 'DataWarning', 'parse_class_map', 'list_images', 'not_image_reason', 'load_dataset',
+           'perceptual_hash', 'hash_distance', 'crop_thumbnail', 'ImageCache', 'near_pairs', 'duplicate_clusters',
+           'recrop_score', 'detail_score', 'recrop_pairs', 'shortcut_check', 'audit', 'format_audit', 'save_audit',
+           'assign_groups', 'make_splits', 'kfold_splits', 'save_splits', 'load_splits', 'XrayDataset',
+           'split_datasets']
 
 # %% ../nbs/11_data.ipynb #2041baa9
 import base64, contextlib, hashlib, json, math, os, re, struct, tempfile, warnings
@@ -816,6 +817,7 @@ def duplicate_clusters(phashes, sha256=None, patient_ids=None, max_bits:int=NEAR
 # %% ../nbs/11_data.ipynb #4e51780c
 RECROP_SCORE = 0.92   # normalised cross-correlation at or above which two films are one radiograph, re-cropped
 RECROP_GATE = 0.92    # descriptor similarity that sends a pair on to `recrop_score`
+RECROP_DETAIL = 0.5   # `detail_score` at or above which the pair's fine detail agrees too (real films of different patients stay below)
 _BOX_CUTS = (0.0, 0.05, 0.10)
 _SCALES = np.exp(np.linspace(np.log(0.8), np.log(1.25), 31))   # 1.5% apart
 
@@ -872,10 +874,23 @@ def recrop_score(a, b)->float:
             best = max(best, _ncc_max(x, np.asarray(Image.fromarray(c).resize((tw, th), Image.Resampling.BILINEAR), np.float64)))
     return best
 
+def _detail(t, sigma:float=1.5)->np.ndarray:
+    "Thumbnail `t` minus its Gaussian blur (`sigma` px), rescaled to 0-255: its fine detail without the outline."
+    from scipy.ndimage import gaussian_filter
+    t = np.asarray(t, np.float64); d = t - gaussian_filter(t, sigma); d -= d.min()
+    return (255 * d / max(float(d.max()), 1e-9)).astype(np.uint8)
+
+def detail_score(a, b)->float:
+    """`recrop_score` of the fine detail of thumbnails `a` and `b` (each minus its blur): near 1 for one radiograph
+    re-cropped or re-encoded, low for two films that only share their outline (two patients' spines)."""
+    return recrop_score(_detail(a), _detail(b))
+
 # %% ../nbs/11_data.ipynb #2c4ad797
-def recrop_pairs(thumbs, min_score:float=RECROP_SCORE, gate:float=RECROP_GATE, k:int=3, block:int=32, progress:bool=False):
+def recrop_pairs(thumbs, min_score:float=RECROP_SCORE, gate:float=RECROP_GATE, k:int=3, block:int=32, progress:bool=False,
+                 min_detail:float=RECROP_DETAIL):
     """Index pairs (i, j), i < j, of thumbnails (`crop_thumbnail`) that show one radiograph re-cropped (up to about
-    10% per side), rescaled, re-encoded or with changed brightness or gamma, with their `recrop_score`s."""
+    10% per side), rescaled, re-encoded or with changed brightness or gamma, with their `recrop_score`s: pairs whose
+    `recrop_score` reaches `min_score` and whose `detail_score` reaches `min_detail`."""
     n = len(thumbs)
     if n < 2: return np.zeros((0, 2), int), np.zeros(0)
     T = [np.asarray(t, np.float32) / 255 for t in thumbs]
@@ -894,6 +909,7 @@ def recrop_pairs(thumbs, min_score:float=RECROP_SCORE, gate:float=RECROP_GATE, k
     cand = sorted(cand)
     sc = np.array([recrop_score(thumbs[i], thumbs[j]) for i, j in tqdm(cand, desc='checking re-crops', unit='pair', disable=not progress)])
     keep = sc >= min_score if len(cand) else np.zeros(0, bool)
+    for m in np.flatnonzero(keep): keep[m] = detail_score(thumbs[cand[m][0]], thumbs[cand[m][1]]) >= min_detail
     return np.array(cand, dtype=int).reshape(-1, 2)[keep], sc[keep] if len(cand) else np.zeros(0)
 
 # %% ../nbs/11_data.ipynb #48d11530

@@ -84,7 +84,8 @@ def test_predict_reports_bad_files_and_flags(run, data, tmp_path):
     assert len(df) == 4 and (df.error != '').sum() == 1
     assert df.readings_used.astype(int).max() <= 2                # each film read twice: as it is and mirrored
     grey = df[df.path.str.endswith('wide-grey.png')].iloc[0]
-    assert grey.verdict == 'flagged' and grey.largest == ''          # no angle for an image with no spine
+    assert grey.verdict == 'flagged' and 'of 17 vertebrae found' in grey.reasons   # flagged with its reasons (its angle, if any, a best effort)
+    assert not list(tmp_path.glob('*.partial.csv'))                                 # the rows written as they went, then the table
     assert len(list((tmp_path / 'ov').glob('*.png'))) == 3
     # careless: the table over an input, the overlays into the input folder, a classification command on this checkpoint
     r = cli('cobb', 'predict', films, '--checkpoint', ck, '--out', films / 'wide-grey.png')
@@ -150,6 +151,6 @@ def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     c = json.loads((tmp_path / 'cobb' / 'eval-cobb-test' / 'vs_classifier.json').read_text())
     sp = pd.read_csv(tmp_path / 'cls' / 'splits.csv')
-    assert c['n'] + c['left_out_seen'] + c['flagged'] == (sp.split == 'test').sum()
+    assert c['n'] + c['left_out_seen'] + c['unmeasured'] == (sp.split == 'test').sum()
     cobb_seen = set(pd.read_csv(tmp_path / 'cobb' / 'splits.csv').query("split in ['train', 'val']").sha256)
     assert c['left_out_seen'] >= len(cobb_seen & set(sp[sp.split == 'test'].sha256))    # every test film the landmark run trained on is out
