@@ -9,11 +9,12 @@ DEMO ?= demo
 # The checkout's own package always wins over whatever the venv's editable install points at.
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 
-.PHONY: help install install-dev install-lab lock lock-check lab demo demo-cobb test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
+.PHONY: help install install-dev install-lab lock lock-check lab demo demo-cobb bench-cobb-real test test-slow docs docs-check screenshots kernel-metadata readme export notebooks deploy undeploy clean
 
 help:
 	@echo "make demo        set up .venv and run the main job on the default synthetic data"
 	@echo "make demo-cobb   set up .venv and measure Cobb angles end to end on the same data (landmark model, evaluation, overlays)"
+	@echo "make bench-cobb-real DATA=DIR  the real-data benchmark: train by the CLI on an AASCE-layout folder, score a held-out patient-grouped fold (benchmarks/results/cobb_real.json)"
 	@echo "make test        set up .venv with dev extras and run every check CI runs"
 	@echo "make lock        re-resolve constraints.txt (every package's newest release; commit it only once make test passes)"
 	@echo "make test-slow   also run the notebook cells flagged #| slow"
@@ -77,6 +78,11 @@ demo: $(VENV)/.installed
 
 demo-cobb: $(VENV)/.installed
 	DEMO=$(DEMO) SX=$(BIN)/scoliosis-xray bash tools/demo_cobb.sh
+
+DATA ?=
+bench-cobb-real: $(VENV)/.installed
+	@test -n "$(DATA)" || { echo "make bench-cobb-real: give the AASCE-layout folder, e.g. make bench-cobb-real DATA=../shared/data/aasce-training" >&2; exit 2; }
+	$(BIN)/python benchmarks/bench_cobb_real.py --data "$(DATA)"
 
 test: $(VENV)/.installed-dev
 	bash tools/ensure_chromium.sh

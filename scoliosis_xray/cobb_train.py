@@ -46,6 +46,7 @@ class CobbConfig:
     head_epochs: int = 1            # first epochs with the backbone frozen (pre-trained weights only)
     backbone: str = 'resnet18'      # torchvision ResNet: resnet18, resnet34, resnet50
     weights: str = 'auto'           # imagenet | auto | none | path to a state dict
+    init: str = ''                  # start from another landmark run's best weights (its folder or a checkpoint .pt; e.g. pre-trained on synthetic films), not from `weights`
     channels: int = 64              # feature channels of the decoder and heads
     image_size: tuple = (512, 256)  # (height, width) of the letterboxed input, multiples of 32
     batch_size: int = 8             # images per batch (at least 2)
@@ -302,11 +303,24 @@ def _config_record(cfg, run, src, data, winfo, fp, amp_used)->dict:
                 created=time.strftime('%Y-%m-%dT%H:%M:%S%z'), resumed=[])
 
 # %% ../nbs/23_cobb_train.ipynb #7db337fe
+def _init_from(cfg):
+    "A fresh SpineNet holding the weights of the landmark run or checkpoint `cfg.init` (same backbone and channels)."
+    p = Path(cfg.init)
+    p = p / 'checkpoints' / 'best.pt' if p.is_dir() else p
+    if not p.is_file(): raise ValueError(f'init: {cfg.init} is neither a landmark run folder (with checkpoints/best.pt) nor a checkpoint file')
+    src, ck = load_landmark_model(p)
+    if ck.backbone != cfg.backbone or int(ck.config.get('channels', 64)) != cfg.channels:
+        raise ValueError(f"init: {p} is a {ck.backbone} landmark model with {ck.config.get('channels', 64)} channels; this run asks for {cfg.backbone} with {cfg.channels} (pass the same --backbone and --channels)")
+    model, _ = build_spine_net(cfg.backbone, 'none', cfg.channels)
+    model.load_state_dict(src.state_dict())
+    return model
+
 def _setup(cfg, ck, progress):
     torch.manual_seed(cfg.seed)
     if ck is not None:
         model, _ = build_spine_net(cfg.backbone, 'none', cfg.channels); model.load_state_dict(ck.model)
         return model, ck.weights
+    if cfg.init: return _init_from(cfg), dict(used='init', init=str(cfg.init))
     model, winfo = build_spine_net(cfg.backbone, cfg.weights, cfg.channels, progress)
     if winfo.get('used') == 'random' and cfg.adapt_random_init and (cfg.head_epochs or cfg.lr_decay != 1.0):
         winfo = dict(winfo, adjusted=dict(head_epochs=[cfg.head_epochs, 0], lr_decay=[cfg.lr_decay, 1.0]))
