@@ -82,7 +82,7 @@ def one_fold(a, fold:int, extra:list)->dict:
                 weights=conf.get('weights', {}).get('used'), amp=m.get('amp_used'),
                 recipe={k: conf['train'][k] for k in ('epochs', 'image_size', 'backbone', 'batch_size', 'lr', 'augment', 'patience')},
                 all_films=ev['all'], ok_films=ev['ok'], verdict=ev['verdict'],
-                commands=[shlex.join(map(str, c)).replace(str(a.data), 'DATA').replace(str(work), 'WORK') for c in (train_cmd, eval_cmd)])
+                commands=[shlex.join(['python'] + list(map(str, c[1:]))).replace(str(a.data), 'DATA').replace(str(work), 'WORK') for c in (train_cmd, eval_cmd)])
 
 
 def summary(folds:list)->dict:
