@@ -76,7 +76,7 @@ def one_fold(a, fold:int, extra:list)->dict:
     ev = json.loads((evald / 'metrics.json').read_text())['metrics']
     hist = m['history']
     sec = [h.get('seconds') for h in hist if h.get('seconds')]
-    return dict(fold=fold, counts=counts, train_minutes=None if t_train is None else round(t_train / 60, 1),
+    return dict(fold=fold, counts=counts, train_minutes=round((t_train if t_train is not None else sum(sec)) / 60, 1),   # a run trained before: its epochs' time
                 evaluate_minutes=round(t_eval / 60, 1),
                 seconds_per_epoch=round(float(np.median(sec)), 1) if sec else None, epochs_run=len(hist), best_epoch=m['best_epoch'],
                 weights=conf.get('weights', {}).get('used'), amp=m.get('amp_used'),
