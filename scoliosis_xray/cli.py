@@ -477,14 +477,15 @@ def _cobb_predict(p):
 
 def _cobb_predict_run(a):
     from scoliosis_xray.cobb_evaluate import predict_cobb
+    from scoliosis_xray.core import csv_safe, printable
     if a.batch_size < 1: raise CliError(f'--batch-size must be at least 1, not {a.batch_size}')
     df = predict_cobb(a.checkpoint, a.inputs, out=a.out, overlay_dir=a.overlay, batch_size=a.batch_size, device=a.device, progress=not a.quiet,
                       overwrite=a.overwrite, readings=_readings(a))
-    if a.out is None: print(df.to_csv(index=False), end='')
+    if a.out is None: print(csv_safe(df).to_csv(index=False), end='')
     bad, flagged = df[df.error != ''], df[df.verdict == 'flagged']
     if a.out is not None: print(f'{(df.verdict == "ok").sum()} judged ok, {len(flagged)} flagged (angles a best effort where 17 vertebrae were placed), {len(bad)} failed: {a.out}')
-    for r in flagged.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: flagged' + (f' (best effort {r.largest:.1f}°)' if r.largest == r.largest else ', no angle') + f': {r.reasons}', file=sys.stderr)
-    for r in bad.itertuples(): print(f'scoliosis-xray cobb predict: {r.path}: {r.error}', file=sys.stderr)
+    for r in flagged.itertuples(): print(f'scoliosis-xray cobb predict: {printable(r.path)}: flagged' + (f' (best effort {r.largest:.1f}°)' if r.largest == r.largest else ', no angle') + f': {r.reasons}', file=sys.stderr)
+    for r in bad.itertuples(): print(f'scoliosis-xray cobb predict: {printable(r.path)}: {printable(r.error)}', file=sys.stderr)
     return 1 if len(bad) else 0
 
 # %% ../nbs/40_cli.ipynb #c819d656

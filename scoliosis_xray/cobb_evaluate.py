@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import CLASSES, COBB_THRESHOLD, atomic_write, write_csv, check_writable, severity, to_input, dumps_json
+from .core import CLASSES, COBB_THRESHOLD, atomic_write, write_csv, check_writable, severity, to_input, dumps_json, csv_safe
 from .run import Run, RunError, check_output_folder
 from .data import list_images, read_image, preprocess, ImageReadError, ImageCache, load_dataset, load_splits
 from .train import resolve_device, predict_logits
@@ -186,11 +186,11 @@ def predict_cobb(checkpoint, inputs, out=None, overlay_dir=None, batch_size:int=
                     atomic_write(Path(overlay_dir) / _overlay_name(Path(f), used), lambda fh: pic.save(fh, format='PNG'), overwrite=overwrite, inputs=files)
                 except Exception as e: new[-1]['error'] = f'overlay not written: {type(e).__name__}: {e}'
         rows += new
-        if part is not None and new: pd.DataFrame(new, columns=COBB_COLUMNS + POINT_COLUMNS).to_csv(part, mode='a', header=False, index=False, lineterminator='\n')
+        if part is not None and new: csv_safe(pd.DataFrame(new, columns=COBB_COLUMNS + POINT_COLUMNS)).to_csv(part, mode='a', header=False, index=False, lineterminator='\n')
     order = {str(f): i for i, f in enumerate(files)}
     df = pd.DataFrame(sorted(rows, key=lambda r: order[r['path']]), columns=COBB_COLUMNS + POINT_COLUMNS)
     if out is not None:
-        text = df.to_json(orient='records', indent=1) if Path(out).suffix.lower() == '.json' else df.to_csv(index=False, lineterminator='\n')
+        text = df.to_json(orient='records', indent=1) if Path(out).suffix.lower() == '.json' else csv_safe(df).to_csv(index=False, lineterminator='\n')   # a file named =1+2.png stays text
         atomic_write(out, text, overwrite=overwrite, inputs=[checkpoint, *files])
         Path(part).unlink(missing_ok=True)
     return df
