@@ -291,7 +291,7 @@ _AASCE_PATIENT = re.compile(r'-(\d+)\s+[A-Za-z]\s+AP')
 
 def aasce_patient(name:str)->str:
     """The patient of an AASCE / SpineWeb-16 film from its file name: the number before the film's letter
-    (`sunhl-1th-02-Jan-2017-162 A AP.jpg` and `...-03-Jan-2017-162 C AP.jpg` are patient 162, whatever the date), or the
+    (`sunhl-1th-01-Jan-2020-901 A AP.jpg` and `...-02-Jan-2020-901 C AP.jpg` are patient 901, whatever the date), or the
     name's stem when it does not follow that pattern."""
     m = _AASCE_PATIENT.search(name)
     return m.group(1).lstrip('0') or '0' if m else Path(name).stem
