@@ -136,10 +136,6 @@ def measure_each(model, ck, images:list, device, readings=None)->list:
         except Exception as e: out.append((None, f'measurement failed: {type(e).__name__}: {e}'))
     return out
 
-def _single(model, ck, im, device, readings):
-    try: return measure_each(model, ck, [im], device, readings)[0]
-    except Exception as e: return None, f'measurement failed: {type(e).__name__}: {e}'
-
 def partial_path(out)->Path:
     "Where `predict_cobb` writes its rows as it goes (`out` + '.partial.csv'); removed once `out` is written."
     return Path(str(out) + '.partial.csv')
