@@ -26,10 +26,10 @@ from .run import Run, RunError, check_output_folder
 from .data import list_images, read_image, preprocess, ImageReadError, ImageCache, load_dataset, load_splits
 from .train import resolve_device, predict_logits
 from .plots import figure_png, plot_roc
-from .metrics import roc_auc, evaluate_predictions, auc_interval, exact_ci, percentile_ci, json_number
+from .metrics import roc_auc, evaluate_predictions, auc_interval, exact_ci, json_number
 from .evaluate import training_overlap, predict_frame, checkpoint_cache
 from .landmarks import VERTEBRAE
-from .cobb import cobb_angles, agreement, landmark_error, plot_bland_altman, plot_error_by_level, plot_severity_confusion, draw_overlay
+from .cobb import cobb_angles, agreement, smape_ci, SMAPE_ZERO, landmark_error, plot_bland_altman, plot_error_by_level, plot_severity_confusion, draw_overlay
 from .landmark_model import (to_image_points, to_input_points, N_VERT, TTA_READINGS, reading_input,
                                           reading_points, average_readings, assess)
 from .cobb_train import (load_landmark_model, predict_points, cobb_settings, landmark_table, listed_in, true_angles,
@@ -263,8 +263,7 @@ def _facts(tab, rows, meas, n_boot, seed)->dict:
     has = np.isfinite(A).all(1)
     per = _smape_per_film(A, T)
     f = dict(n=len(tab), n_ok=int(ok.sum()), n_flagged=int((~ok).sum()), n_measured=int(has.sum()), n_unmeasured=int((~has).sum()))
-    boot = np.random.default_rng(seed).integers(0, len(per), (n_boot, len(per)))
-    smape_all = dict(value=json_number(100 * per.mean()), ci=percentile_ci(100 * per[boot].mean(1))[0] if len(per) > 1 else None)
+    smape_all = dict(value=json_number(100 * per.mean()), ci=smape_ci(per, n_boot, seed), zero_films=int(((A + T)[has].sum(1) == 0).sum()), convention=SMAPE_ZERO)
     f['all'] = dict(n=len(tab), n_measured=int(has.sum()), smape=smape_all)
     if has.sum() >= 2:
         f['all'].update({k: v for k, v in agreement(A[has], T[has], n_boot=n_boot, seed=seed).items() if k not in ('smape', 'n')})

@@ -786,5 +786,5 @@ def compare_table(res:dict, digits:int=3)->pd.DataFrame:
         test = v.get('delong') or v.get('mcnemar')
         rows.append({'metric': METRIC_LABELS[k], 'a': _fmt(v['a'], digits), 'b': _fmt(v['b'], digits),
                      f"b - a ({int(res['level'] * 100)}% CI, paired bootstrap)": format_ci(dict(value=v['difference'], ci=v['ci'], undefined_resamples=v['undefined_resamples']), digits),
-                     'paired test': (f"DeLong p = {test['p']:.3g}" if 'delong' in v else f"McNemar p = {test['p']:.3g} ({test['only_a']} right only by a, {test['only_b']} only by b)") if test else ''})
+                     'paired test': (("DeLong: undefined (the paired placements do not vary)" if test['p'] is None else f"DeLong p = {test['p']:.3g}") if 'delong' in v else f"McNemar p = {test['p']:.3g} ({test['only_a']} right only by a, {test['only_b']} only by b)") if test else ''})
     return pd.DataFrame(rows).set_index('metric')

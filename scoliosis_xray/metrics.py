@@ -10,10 +10,10 @@ __all__ = ['METRIC_LABELS', 'METRICS', 'THRESHOLD_FREE', 'FIXED_BY_DESIGN', 'SUM
            'check_predictions', 'threshold_array', 'expected_calibration_error', 'point_metrics', 'binary_summary',
            'roc_auc', 'select_threshold', 'choose_threshold', 'bootstrap_weights', 'bootstrap_indices',
            'bootstrap_metrics', 'severity_breakdown', 'exact_ci', 'effective_counts', 'delong_auc', 'newcombe_auc_ci',
-           'auc_interval', 'at_prevalence', 'metric_intervals', 'median_ci', 'calibration_summary', 'platt_fit',
-           'platt_apply', 'json_number', 'percentile_ci', 'evaluate_predictions', 'delong_paired', 'mcnemar_exact',
-           'compare_predictions', 'binormal_truth', 'interval_coverage', 'roc_points', 'pr_points', 'average_precision',
-           'reliability_points', 'reliability_bins', 'confusion_counts']
+           'pseudo_case_interval', 'auc_interval', 'at_prevalence', 'metric_intervals', 'median_ci',
+           'calibration_summary', 'platt_fit', 'platt_apply', 'json_number', 'percentile_ci', 'evaluate_predictions',
+           'delong_paired', 'mcnemar_exact', 'compare_predictions', 'binormal_truth', 'interval_coverage', 'roc_points',
+           'pr_points', 'average_precision', 'reliability_points', 'reliability_bins', 'confusion_counts']
 
 # %% ../nbs/02_metrics.ipynb #18f799a7
 import math
@@ -28,21 +28,22 @@ from .core import CLASSES, GRADES, severity, parse_threshold_method
 
 # %% ../nbs/02_metrics.ipynb #3457826e
 def binormal_predictions(n_pos:int=50, n_neg:int=50, d:float=1.5, seed:int=0, cobb:bool=False, slope:float=0.0,
-                         calibrated:bool=False):
+                         calibrated:bool=False, sd_pos:float=1.0):
     """Synthetic prediction set: (y_true, prob) or (y_true, prob, cobb_angle). Scores s are N(0, 1) for negatives and
     N(d, 1) for positives; `prob` is sigmoid(s), or with `calibrated` the posterior at equal prevalence,
     sigmoid(d*s - d^2/2). With `slope`, a positive's mean score is `d + slope * (cobb - 30)` (its Cobb angle uniform
-    in 10-60 degrees), so mild curves are harder; negatives get Cobb angles uniform in 0-10."""
+    in 10-60 degrees), so mild curves are harder; negatives get Cobb angles uniform in 0-10. `sd_pos`: the positives'
+    score SD (unequal spreads; `calibrated` assumes 1)."""
     rng = np.random.default_rng(seed)
     ang_pos, ang_neg = rng.uniform(10, 60, n_pos), rng.uniform(0, 10, n_neg)
-    s = np.r_[rng.normal(d + slope * (ang_pos - 30), 1.0), rng.normal(0.0, 1.0, n_neg)]
+    s = np.r_[rng.normal(d + slope * (ang_pos - 30), sd_pos), rng.normal(0.0, 1.0, n_neg)]
     y = np.r_[np.ones(n_pos, int), np.zeros(n_neg, int)]
     p = 1 / (1 + np.exp(-(d * s - d * d / 2 if calibrated else s)))
     return (y, p, np.r_[ang_pos, ang_neg]) if cobb else (y, p)
 
-def binormal_auc(d:float)->float:
-    "Population ROC-AUC of the binormal model with unit variances and separation `d`: Phi(d / sqrt(2))."
-    return float(stats.norm.cdf(d / math.sqrt(2)))
+def binormal_auc(d:float, sd_pos:float=1.0)->float:
+    "Population ROC-AUC of the binormal model with separation `d`, negatives' SD 1 and positives' `sd_pos`: Phi(d / sqrt(1 + sd_pos^2))."
+    return float(stats.norm.cdf(d / math.sqrt(1 + sd_pos ** 2)))
 
 # %% ../nbs/02_metrics.ipynb #af6d3a76
 METRIC_LABELS = {
@@ -330,19 +331,32 @@ def newcombe_auc_ci(auc:float, n_pos:float, n_neg:float, level:float=0.95)->list
     hi = 1.0 if auc >= 1 or f(1.0) <= 0 else optimize.brentq(f, max(auc, 1e-12), 1.0)
     return [float(lo), float(hi)]
 
+def _logit_interval(auc, var, level):
+    "The interval auc -+ z sqrt(var) built on the logit scale (None at an AUC of 0 or 1 or without variance)."
+    if not 0 < auc < 1 or not var > 0: return None
+    z, L = stats.norm.ppf(0.5 + level / 2), math.log(auc / (1 - auc))
+    se = math.sqrt(var) / (auc * (1 - auc))
+    return [1 / (1 + math.exp(-(L - z * se))), 1 / (1 + math.exp(-(L + z * se)))]
+
+def pseudo_case_interval(y_true, prob, level:float=0.95, positive=CLASSES[1])->list:
+    """DeLong's interval on the logit scale after adding one pseudo-case of placement 1/2 to each class's placements
+    (a continuity correction): it keeps a width where every case of one class lies beyond the other class."""
+    y, p = check_predictions(y_true, prob, positive)
+    v10, v01 = (np.r_[v, 0.5] for v in _placements(y, p))
+    return _logit_interval((v10.mean() + v01.mean()) / 2, v10.var(ddof=1) / len(v10) + v01.var(ddof=1) / len(v01), level)
+
 def auc_interval(y_true, prob, level:float=0.95, groups=None, positive=CLASSES[1])->list:
     """The reported ROC-AUC interval: the union of DeLong's interval on the logit scale (it follows the shape of the
-    scores) and Newcombe's score interval (it holds with few cases of one class and at an AUC of 1). With `groups`,
+    scores), Newcombe's score interval (it holds with few cases of one class and at an AUC of 1) and the pseudo-case
+    DeLong interval (`pseudo_case_interval`: it holds where the classes' scores spread unequally). With `groups`,
     DeLong's variance is clustered and Newcombe's interval counts clusters instead of images."""
     y, p = check_predictions(y_true, prob, positive)
     auc, var = delong_auc(y, p, groups)
     if groups is None: m, n = int(y.sum()), int(len(y) - y.sum())
     else: g = np.asarray(groups); m, n = len(np.unique(g[y == 1])), len(np.unique(g[y == 0]))
     lo, hi = newcombe_auc_ci(auc, m, n, level)
-    if 0 < auc < 1 and var > 0:
-        z, L = stats.norm.ppf(0.5 + level / 2), math.log(auc / (1 - auc))
-        se = math.sqrt(var) / (auc * (1 - auc))
-        lo, hi = min(lo, 1 / (1 + math.exp(-(L - z * se)))), max(hi, 1 / (1 + math.exp(-(L + z * se))))
+    for ci in (_logit_interval(auc, var, level), pseudo_case_interval(y, p, level)):
+        if ci is not None: lo, hi = min(lo, ci[0]), max(hi, ci[1])
     return [float(lo), float(hi)]
 
 # %% ../nbs/02_metrics.ipynb #8d28417f
@@ -350,7 +364,7 @@ INTERVAL_METHODS = {
     'accuracy': 'exact (Clopper-Pearson)', 'sensitivity': 'exact (Clopper-Pearson)', 'specificity': 'exact (Clopper-Pearson)',
     'ppv': 'exact, given the number called scoliosis', 'npv': 'exact, given the number called normal',
     'balanced_accuracy': 'from exact sensitivity and specificity intervals', 'f1': 'from exact sensitivity and specificity intervals',
-    'roc_auc': "DeLong (logit scale) joined with Newcombe's score interval", 'pr_auc': 'exact binomial on the positives',
+    'roc_auc': "DeLong (logit scale) joined with Newcombe's score interval and a pseudo-case DeLong interval", 'pr_auc': 'exact binomial on the positives',
     'brier': 'exact binomial bound (cautious)', 'ece': 'none: see the calibration test'}
 
 def _f1_at(s, sp, P, N): return 2 * P * s / (2 * P * s + N * (1 - sp) + P * (1 - s)) if P * s + N * (1 - sp) > 0 else float('nan')
@@ -541,7 +555,9 @@ def evaluate_predictions(y_true, prob, threshold=None, cobb=None, n_boot:int=200
 # %% ../nbs/02_metrics.ipynb #9a12859c
 def delong_paired(y_true, prob_a, prob_b, level:float=0.95, positive=CLASSES[1])->dict:
     """DeLong's test of two ROC-AUCs on the same cases: the difference b - a, its standard error from the paired
-    placements, a `level` interval and the two-sided p-value."""
+    placements, a `level` interval and the two-sided p-value. Where the paired placements do not vary (a constant
+    score against a perfect one, say) the standard error is 0 and the test is undefined: `se`, `ci` None, `p` None
+    (1.0 when the AUCs are equal), with the reason in `undefined`; never p = 0."""
     y, pa = check_predictions(y_true, prob_a, positive)
     _, pb = check_predictions(y_true, prob_b, positive)
     if len(pa) != len(pb): raise ValueError(f'the two prediction sets differ in length ({len(pa)} and {len(pb)})')
@@ -549,8 +565,11 @@ def delong_paired(y_true, prob_a, prob_b, level:float=0.95, positive=CLASSES[1])
     d = float(b10.mean() - a10.mean())
     se = math.sqrt((b10 - a10).var(ddof=1) / len(a10) + (b01 - a01).var(ddof=1) / len(a01))
     z = stats.norm.ppf(0.5 + level / 2)
-    p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else (1.0 if d == 0 else 0.0)
-    return dict(a=float(a10.mean()), b=float(b10.mean()), difference=d, se=se, ci=[float(d - z * se), float(d + z * se)], p=p)
+    if se > 0: return dict(a=float(a10.mean()), b=float(b10.mean()), difference=d, se=se, ci=[float(d - z * se), float(d + z * se)],
+                           p=float(2 * stats.norm.sf(abs(d) / se)))
+    out = dict(a=float(a10.mean()), b=float(b10.mean()), difference=d, se=None, ci=None, p=1.0 if d == 0 else None)
+    return out | dict(undefined='the paired placements do not vary (both models perfect, constant or the same ranking): '
+                      + ('no difference, p = 1' if d == 0 else 'DeLong\'s test is undefined; compare the models on more cases'))
 
 def mcnemar_exact(right_a, right_b)->dict:
     """McNemar's exact test of two classifiers on the same cases (boolean arrays: case classified right): the cases only
@@ -577,7 +596,7 @@ def compare_predictions(y_true, prob_a, prob_b, threshold_a=0.5, threshold_b=0.5
         get = lambda bm: bm['threshold_free'][k] if k in THRESHOLD_FREE else bm['at'][0][k]
         ci, und = percentile_ci(get(bb) - get(ba), level)
         out[k] = dict(a=json_number(ma[k]), b=json_number(mb[k]), difference=json_number(mb[k] - ma[k]), ci=ci, undefined_resamples=und)
-    out['roc_auc']['delong'] = {k: v for k, v in delong_paired(y, pa, pb, level).items() if k in ('difference', 'se', 'ci', 'p')}
+    out['roc_auc']['delong'] = {k: v for k, v in delong_paired(y, pa, pb, level).items() if k in ('difference', 'se', 'ci', 'p', 'undefined')}
     ra, rb = (pa >= threshold_array(threshold_a, len(y))) == y, (pb >= threshold_array(threshold_b, len(y))) == y
     for k, m in (('accuracy', np.ones(len(y), bool)), ('sensitivity', y == 1), ('specificity', y == 0)):
         out[k]['mcnemar'] = mcnemar_exact(ra[m], rb[m])
@@ -585,33 +604,33 @@ def compare_predictions(y_true, prob_a, prob_b, threshold_a=0.5, threshold_b=0.5
                 clusters=None if groups is None else int(len(set(groups))), metrics=out)
 
 # %% ../nbs/02_metrics.ipynb #608e2e56
-def binormal_truth(n_pos:int, n_neg:int, d:float, score_threshold:float)->dict:
+def binormal_truth(n_pos:int, n_neg:int, d:float, score_threshold:float, sd_pos:float=1.0)->dict:
     """The population value, at a test set's class counts, of every metric with an interval (but ECE) for the binormal
-    model of `binormal_predictions` at the probability threshold sigmoid(`score_threshold`)."""
+    model of `binormal_predictions` (positives' score SD `sd_pos`) at the probability threshold sigmoid(`score_threshold`)."""
     from scipy import integrate
     P, N, t, q = n_pos, n_neg, score_threshold, n_pos / (n_pos + n_neg)
-    s, sp = float(stats.norm.sf(t - d)), float(stats.norm.cdf(t))
+    s, sp = float(stats.norm.sf(t, d, sd_pos)), float(stats.norm.cdf(t))
     sig = lambda x: 1 / (1 + np.exp(-x))
-    brier = (q * integrate.quad(lambda x: (1 - sig(x)) ** 2 * stats.norm.pdf(x - d), -15, d + 15)[0]
+    brier = (q * integrate.quad(lambda x: (1 - sig(x)) ** 2 * stats.norm.pdf(x, d, sd_pos), d - 15 * sd_pos, d + 15 * sd_pos, points=[d])[0]
              + (1 - q) * integrate.quad(lambda x: sig(x) ** 2 * stats.norm.pdf(x), -15, 15)[0])
-    prec = lambda x: q * stats.norm.sf(x - d) / (q * stats.norm.sf(x - d) + (1 - q) * stats.norm.sf(x))
-    ap = integrate.quad(lambda x: prec(x) * stats.norm.pdf(x - d), d - 12, d + 12, limit=200)[0]
+    prec = lambda x: q * stats.norm.sf(x, d, sd_pos) / (q * stats.norm.sf(x, d, sd_pos) + (1 - q) * stats.norm.sf(x))
+    ap = integrate.quad(lambda x: prec(x) * stats.norm.pdf(x, d, sd_pos), d - 12 * sd_pos, d + 12 * sd_pos, limit=200, points=[d])[0]
     return dict(accuracy=(P * s + N * sp) / (P + N), balanced_accuracy=(s + sp) / 2, sensitivity=s, specificity=sp,
                 ppv=P * s / (P * s + N * (1 - sp)), npv=N * sp / (N * sp + P * (1 - s)), f1=_f1_at(s, sp, P, N),
-                roc_auc=binormal_auc(d), pr_auc=float(ap), brier=float(brier))
+                roc_auc=binormal_auc(d, sd_pos), pr_auc=float(ap), brier=float(brier))
 
-def interval_coverage(n_pos:int, n_neg:int, d:float=2.5, score_threshold:float=1.0, n_draws:int=200, seed:int=0,
+def interval_coverage(n_pos:int, n_neg:int, d:float=2.5, score_threshold:float=1.0, sd_pos:float=1.0, n_draws:int=200, seed:int=0,
                       bootstrap:int=0, level:float=0.95)->pd.DataFrame:
     """Share of `n_draws` simulated binormal test sets of `n_pos` + `n_neg` whose interval covers the population value
     (`binormal_truth`), per metric: the reported intervals (`metric_intervals`) and, with `bootstrap` resamples, the
     stratified percentile bootstrap for comparison. Undefined intervals (PPV with nothing called positive) are not
     counted; `defined` says how many were."""
-    truth = binormal_truth(n_pos, n_neg, d, score_threshold)
+    truth = binormal_truth(n_pos, n_neg, d, score_threshold, sd_pos)
     t = 1 / (1 + math.exp(-score_threshold))
     methods = ['reported'] + (['bootstrap'] if bootstrap else [])
     hit = {(m, k): [0, 0, 0.0] for m in methods for k in truth}
     for r in range(n_draws):
-        y, p = binormal_predictions(n_pos, n_neg, d=d, seed=seed * 1_000_003 + r)
+        y, p = binormal_predictions(n_pos, n_neg, d=d, seed=seed * 1_000_003 + r, sd_pos=sd_pos)
         cis = {'reported': metric_intervals(y, p, t, level)}
         if bootstrap:
             bm = bootstrap_metrics(y, p, (t,), n_boot=bootstrap, seed=r)
@@ -625,10 +644,12 @@ def interval_coverage(n_pos:int, n_neg:int, d:float=2.5, score_threshold:float=1
                               defined=h[1], mean_width=h[2] / h[1] if h[1] else np.nan) for (m, k), h in hit.items()])
 
 # %% ../nbs/02_metrics.ipynb #20b1fbd4
-COVERAGE_DESIGNS = {'38/14': (38, 14, 2.5, 1.0), '38/14, n/n': (38, 14, 4.5, 2.0), '38/14, 0/n': (38, 14, 1.5, 3.5),
-                    '20/5': (20, 5, 2.0, 1.0), '100/10': (100, 10, 2.5, 1.0), '100/10, 0/n': (100, 10, 3.0, -1.5)}
-# name: (scoliosis, normal, separation d, score threshold); n/n: specificity 0.98, 14 of 14 in most draws;
-# 0/n: sensitivity 0.02 (38/14) or specificity 0.07 (100/10), 0 of n in many draws
+COVERAGE_DESIGNS = {'38/14': (38, 14, 2.5, 1.0, 1.0), '38/14, n/n': (38, 14, 4.5, 2.0, 1.0), '38/14, 0/n': (38, 14, 1.5, 3.5, 1.0),
+                    '20/5': (20, 5, 2.0, 1.0, 1.0), '100/10': (100, 10, 2.5, 1.0, 1.0), '100/10, 0/n': (100, 10, 3.0, -1.5, 1.0),
+                    '38/14, unequal': (38, 14, 1.18, 1.0, 0.11), '14/38, unequal': (14, 38, 1.18, 1.0, 0.11)}
+# name: (scoliosis, normal, separation d, score threshold, scoliotic films' score SD); n/n: specificity 0.98, 14 of 14
+# in most draws; 0/n: sensitivity 0.02 (38/14) or specificity 0.07 (100/10), 0 of n in many draws; unequal: scoliotic
+# scores N(1.18, 0.11^2) against normal N(0, 1), true AUC 0.88 (the AUC is in effect a share of the smaller class)
 
 # %% ../nbs/02_metrics.ipynb #8d98f10d
 def roc_points(y_true, prob, positive=CLASSES[1]):
