@@ -109,6 +109,11 @@ def cobb_angles(points, height:float=None)->dict:
     end vertebrae, apex, region, curve type ('none', 'C', 'S') and severity grade. `height`: the image height in px,
     which the procedure uses to place an S-shaped spine's largest curve (default: the middle of the spine)."""
     p = _as_points(points)
+    if height is not None and not (isinstance(height, (int, float, np.integer, np.floating)) and math.isfinite(height) and height > 0):
+        raise ValueError(f'height must be the image height in px (a positive number) or None, not {height!r}')
+    w = np.linalg.norm(vertebra_vectors(p), axis=1)
+    if (w <= 1e-9 * max(1.0, float(np.abs(p).max()))).any():
+        raise ValueError(f'degenerate landmarks: vertebra {LEVELS[int(w.argmin())]} has no width (its left and right sides coincide); no angle can be measured')
     ang, ends, s = _reference_angles(p, height)
     u, l = ends['pt']
     k = _apex(p, u, l)

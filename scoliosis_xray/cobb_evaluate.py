@@ -54,7 +54,9 @@ def reading_plan(readings=None)->tuple:
 def _largest(points, height):
     "The largest Cobb angle of 68 points, NaN when there are not 68 finite ones."
     q = np.asarray(points, dtype=float).reshape(-1, 2)
-    return cobb_angles(q, height)['largest'] if len(q) == 4 * N_VERT and np.isfinite(q).all() else np.nan
+    if len(q) != 4 * N_VERT or not np.isfinite(q).all(): return np.nan
+    try: return cobb_angles(q, height)['largest']
+    except ValueError: return np.nan
 
 def inverted(im)->np.ndarray:
     "The film `im` with its grey levels reversed within its own range (a negative; MONOCHROME1 read as MONOCHROME2)."
@@ -87,9 +89,11 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
         else: ok, reasons = False, list(p['reasons']) or ['no reading of the film passed the checks']
         pts = to_image_points(p['points'], im.shape, pp.size) if len(p['points']) else np.zeros((0, 2))
         has = len(pts) == 4 * N_VERT and np.isfinite(pts).all()
+        try: angles = cobb_angles(pts, im.shape[0]) if has else None
+        except ValueError as e: angles, has, ok, reasons = None, False, False, list(reasons) + [str(e)]   # degenerate points: no angle
         big = [_largest(reads[k][i]['points'], hw[0]) for k in p.get('used', [])]
         res.append(dict(points=pts, ok=bool(ok and has), reasons=reasons, n_found=int(p.get('n_sure', p['n_found'])),
-                        readings_used=p.get('readings_used', 1), angles=cobb_angles(pts, im.shape[0]) if has else None,
+                        readings_used=p.get('readings_used', 1), angles=angles,
                         spread=float(np.std(big)) if len(big) > 1 and np.isfinite(big).all() else float('nan'), inverted=False))
     again = [i for i, r in enumerate(res) if r['readings_used'] == 0] if polarity else []
     if again:
@@ -380,7 +384,7 @@ def evaluate_cobb(run, data=None, out=None, n_boot:int=2000, seed:int=0, device=
     dev = resolve_device(device)
     model, ck = load_landmark_model(run.best, dev)
     cache = ImageCache(run.cache_path() or None, size=ck.preprocess.size)
-    out = Path(out) if out is not None else run.path / ('eval-cobb-test' if data is None else f'eval-cobb-{Path(data).name}')
+    out = check_output_folder(out, inputs=[data, cfg.data], what='evaluation') if out is not None else run.path / ('eval-cobb-test' if data is None else f'eval-cobb-{Path(data).name}')
     rows, facts = _eval_rows(run, cfg, data, cache, progress)
     if not len(rows): raise RunError(f'no film left to evaluate: all {facts.get("left_out_seen", 0)} were seen in training')
     meas = _measure_rows(model, ck, rows, dev, progress, readings=readings)

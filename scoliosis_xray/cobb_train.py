@@ -199,7 +199,9 @@ def angles_of(pred:dict, height:float=None, best_effort:bool=True)->np.ndarray:
     """The three Cobb angles (PT, MT, TL/L) of a prediction from `predict_points` (image `height` in px): of every
     prediction with 17 vertebrae, flagged or not (`best_effort`; False: NaN unless its verdict is ok); NaN otherwise."""
     if (not pred['ok'] and not best_effort) or len(np.asarray(pred['points']).reshape(-1, 2)) != 4 * N_VERT: return np.full(3, np.nan)
-    c = cobb_angles(pred['points'], height); return np.array([c['pt'], c['mt'], c['tl']], dtype=float)
+    try: c = cobb_angles(pred['points'], height)
+    except ValueError: return np.full(3, np.nan)           # degenerate points (no width): no angle, never a made-up 0
+    return np.array([c['pt'], c['mt'], c['tl']], dtype=float)
 
 def score_landmarks(true_points, true_ang, preds:list, height:float=None)->dict:
     """Validation numbers of `preds` against `true_points` (n x 68 x 2, same pixels) and `true_ang` (n x 3): `score` (SMAPE

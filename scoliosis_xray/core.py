@@ -12,7 +12,7 @@ __all__ = ['CLASSES', 'COBB_THRESHOLD', 'LEVELS', 'GRADES', 'DEFAULT_SIZE', 'MAX
            'save_torch', 'csv_safe', 'write_csv', 'printable', 'to_unit_float', 'to_input', 'tb_writer']
 
 # %% ../nbs/00_core.ipynb #b97984dd
-import hashlib, json, math, os, tempfile, contextlib
+import hashlib, json, math, os, re, tempfile, contextlib
 from pathlib import Path
 
 import numpy as np
@@ -187,14 +187,19 @@ def save_torch(path, obj, overwrite:bool=False, inputs=())->Path:
 
 _FORMULA = ('=', '+', '-', '@', '\t', '\r')
 
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
+
 def _cell(v):
-    if not isinstance(v, str) or not v.startswith(_FORMULA): return v
+    if not isinstance(v, str): return v
+    v = _CONTROL.sub(lambda m: f'\\x{ord(m.group()):02x}', v)   # a CR or LF in a file name would split the row: written as \x0d
+    if not v.startswith(_FORMULA): return v
     try: float(v); return v                        # a signed number is data, not a formula
     except ValueError: return "'" + v
 
 def csv_safe(df):
     """`df` with every text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
-    carriage return: a file named `=HYPERLINK(...).png`) prefixed with `'`, so it opens as text. Numbers are kept."""
+    carriage return: a file named `=HYPERLINK(...).png`) prefixed with `'`, so it opens as text, and control characters
+    (a CR or LF in a file name, which would split the row) written as `\\xNN`. Numbers are kept."""
     out = df.copy()
     for c in out.columns:
         if out[c].dtype.kind == 'O': out[c] = out[c].map(_cell)        # object and string columns

@@ -61,6 +61,8 @@ def sniff_format(path)->str:
     "'PNG', 'JPEG', 'TIFF', 'BMP' or 'DICOM', from the first bytes of `path`; `ImageReadError` for anything else."
     path = Path(path)
     try:
+        if path.exists() and not path.is_dir() and not path.is_file():   # a named pipe or a device: open() would wait forever
+            raise ImageReadError(path, 'not a regular file (a named pipe, socket or device)')
         with open(path, 'rb') as f: head = f.read(132)
     except FileNotFoundError: raise ImageReadError(path, 'file not found') from None
     except IsADirectoryError: raise ImageReadError(path, 'a folder, not a file') from None

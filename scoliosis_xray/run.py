@@ -304,13 +304,23 @@ def _claim(self, fp:str, overwrite:bool=False, resume_hint:bool=True)->str:
 Run.claim = _claim
 
 # %% ../nbs/01_run.ipynb #b773d267
+def _is_within(a:Path, b:Path)->bool:
+    "Is the path `a` the folder `b` or inside it (both resolved: links and `..` followed)?"
+    a, b = Path(os.path.realpath(a)), Path(os.path.realpath(b))
+    return a == b or a.is_relative_to(b)
+
 def check_output_folder(out, inputs=(), what:str='output')->Path:
-    "Refuse `out` when it holds a run (its `config.json`) or is one of the `inputs` folders; returns `out` as a `Path`."
+    """Refuse `out` when it holds a run (its `config.json`), lies in a run's `checkpoints/`, or is one of the `inputs`
+    folders or inside one (figures written into a data folder become images of it: the next audit counts them);
+    returns `out` as a `Path`."""
     out = Path(out)
     if Run(out).exists: raise RunError(f'{out} holds a training run; the {what} would replace its files: choose a new folder (inside the run is fine)')
+    for p in Path(os.path.realpath(out)).parents:
+        if Run(p).exists and _is_within(out, p / 'checkpoints'):
+            raise RunError(f"{out} is inside the run {p}'s checkpoints folder; choose another folder for the {what} (e.g. {p / 'eval'})")
     for i in inputs or ():
-        if i is not None and Path(i).is_dir() and out.exists() and os.path.samefile(out, i):
-            raise RunError(f'{out} holds the input images; choose another folder for the {what}')
+        if i is not None and str(i) != '' and Path(i).is_dir() and _is_within(out, i):
+            raise RunError(f'{out} is inside the input images ({i}): the {what} would become part of the data; choose a folder outside it')
     return out
 
 # %% ../nbs/01_run.ipynb #c62e7018

@@ -484,8 +484,18 @@ def setup_model(cfg, ck=None, progress:bool=True):
     return model, winfo, adjusted
 
 # %% ../nbs/15_train.ipynb #05b21877
+def _cores()->int:
+    "The CPU cores this process may use (its affinity, else the machine's count)."
+    return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+
 def _workers(cfg, device)->int:
-    return cfg.num_workers if cfg.num_workers >= 0 else (0 if device.type == 'cpu' else min(8, os.cpu_count() or 1))
+    """DataLoader workers: `cfg.num_workers`, capped at the cores (each worker is a process with its own copy of the
+    data and of torch: 999 of them once ended a run in the OOM killer); -1: 0 on a CPU, up to 8 with a GPU."""
+    cores = _cores()
+    if cfg.num_workers > cores:
+        warnings.warn(f'num_workers {cfg.num_workers} is more than the {cores} CPU cores here: using {cores}')
+        return cores
+    return cfg.num_workers if cfg.num_workers >= 0 else (0 if device.type == 'cpu' else min(8, cores))
 
 def make_datasets(cfg, data:dict, device):
     "(training dataset with its augmentation, validation dataset, validation loader)."

@@ -1,0 +1,96 @@
+"""Issue 24, 'Hostile and careless use, third round': each case fixed, kept as a check that failed before the fix.
+The command line runs in this process (`sxcli.cli`) unless the case needs a process of its own."""
+import errno, os, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from scoliosis_xray.synth import make_dataset
+from sxcli import cli, one_line_error
+
+EXE = Path(sys.executable).parent / 'scoliosis-xray'
+TINY = ['--image-size', '64x32', '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--val', '0.25',
+        '--test', '0.3', '--quiet']
+
+
+@pytest.fixture(scope='module')
+def data(tmp_path_factory):
+    d = tmp_path_factory.mktemp('hostile3')
+    make_dataset(d / 'data', n=40, seed=3, height=256, progress=False)
+    return d
+
+
+def test_num_workers_is_capped_at_the_cores_with_one_clean_warning(data):
+    r = cli('train', '--data', data / 'data', '--out', data / 'run', '--epochs', 1, '--max-batches', 1, '--cache', data / 'cache',
+            '--num-workers', 999, *TINY)
+    assert r.returncode == 0, r.stderr[-3000:]
+    warn = [l for l in r.stderr.splitlines() if 'num_workers 999' in l]
+    assert warn and warn[0].startswith('scoliosis-xray train: warning: num_workers 999 is more than the'), r.stderr
+    assert '.py:' not in r.stderr, r.stderr                       # no source path, no source line, for any warning
+
+
+def test_evaluate_out_inside_the_data_is_refused(data):
+    if not (data / 'run' / 'config.json').exists(): pytest.skip('needs the run of the test above')
+    before = sorted(p.name for p in (data / 'data' / 'Normal').iterdir())
+    one_line_error(cli('evaluate', '--run', data / 'run', '--out', data / 'data' / 'Normal', '--no-cam', '--quiet'), 'evaluate', 'inside the input images')
+    assert sorted(p.name for p in (data / 'data' / 'Normal').iterdir()) == before   # no figure became a film
+    one_line_error(cli('evaluate', '--run', data / 'run', '--out', data / 'run' / 'checkpoints' / 'ev', '--no-cam', '--quiet'), 'evaluate', 'checkpoints folder')
+
+
+@pytest.mark.parametrize('code,fix', [(errno.ENOSPC, 'the disk is full'), (errno.EROFS, 'read-only file system')])
+def test_a_full_or_read_only_disk_is_one_line(monkeypatch, tmp_path, code, fix):
+    import scoliosis_xray.synth as S
+    def full(out, **kw): raise OSError(code, os.strerror(code), str(Path(out) / 'Normal' / 'n0001.png'))
+    monkeypatch.setattr(S, 'make_dataset', full)
+    last = one_line_error(cli('synth', '--out', tmp_path / 'd', '--n', 4), 'synth', fix)
+    assert 'n0001.png' in last
+
+
+def test_ctrl_c_says_interrupted(monkeypatch, tmp_path):
+    import scoliosis_xray.synth as S
+    def stop(out, **kw): raise KeyboardInterrupt()
+    monkeypatch.setattr(S, 'make_dataset', stop)
+    r = cli('synth', '--out', tmp_path / 'd', '--n', 4)
+    assert r.returncode == 130 and r.stderr.strip() == 'scoliosis-xray synth: interrupted', r.stderr
+
+
+def test_ctrl_c_while_importing_is_one_line(monkeypatch):
+    import scoliosis_xray.cli as C
+    def slow(argv=None): raise KeyboardInterrupt()
+    monkeypatch.setattr(C, 'build_parser', slow)
+    r = cli('train', '--help')
+    assert r.returncode == 130 and r.stderr.strip() == 'scoliosis-xray train: interrupted', r.stderr
+
+
+@pytest.mark.parametrize('cmd', [['train', '--data', 'd', '--out', 'o'], ['synth', '--out', 'o'], ['cobb', 'train', '--data', 'd', '--out', 'o']])
+def test_a_seed_too_large_for_numpy_and_torch_is_refused(cmd):
+    r = cli(*cmd, '--seed', '99999999999999999999')
+    assert r.returncode == 2 and 'must be a whole number from 0 to 4294967295' in r.stderr and 'Traceback' not in r.stderr, r.stderr
+
+
+def test_a_named_pipe_is_flagged_not_waited_for(data, tmp_path):
+    if not (data / 'run' / 'checkpoints' / 'best.pt').exists(): pytest.skip('needs the run of the first test')
+    os.mkfifo(tmp_path / 'pipe.png')
+    film = next((data / 'data' / 'Normal').iterdir())
+    r = subprocess.run([str(EXE), 'predict', '--checkpoint', str(data / 'run' / 'checkpoints' / 'best.pt'), str(tmp_path / 'pipe.png'), str(film), '--quiet'],
+                       capture_output=True, text=True, timeout=120)     # it used to wait on the pipe forever
+    assert 'Traceback' not in r.stderr, r.stderr
+    assert 'not a regular file' in r.stdout + r.stderr and film.name in r.stdout, (r.stdout, r.stderr)
+
+
+def test_cobb_angles_refuses_a_zero_height_and_degenerate_landmarks():
+    from scoliosis_xray.cobb import cobb_angles
+    from scoliosis_xray.synth import synth_image
+    _, _, lm = synth_image(0, 3, height=512)
+    pts = np.asarray(lm, dtype=float).reshape(68, 2)
+    with pytest.raises(ValueError, match='height must be'): cobb_angles(pts, 0)
+    with pytest.raises(ValueError, match='degenerate landmarks'): cobb_angles(np.ones((68, 2)))
+
+
+def test_a_carriage_return_in_a_name_cannot_split_a_csv_row(tmp_path):
+    from scoliosis_xray.core import write_csv
+    write_csv(tmp_path / 't.csv', pd.DataFrame({'path': ['a\r=cr.png', 'b.png'], 'p': [0.1, 0.2]}))
+    rows = (tmp_path / 't.csv').read_bytes().split(b'\n')
+    assert len([r for r in rows if r]) == 3 and not any(r.startswith(b'=') for r in rows)
