@@ -6,7 +6,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cli.html.md"""
 
 # %% auto #0
 __all__ = ['COMMANDS', 'EXPECTED_ERRORS', 'OS_FIXES', 'NOT_OFFERED', 'command', 'CliError', 'build_parser', 'os_error_message',
-           'main', 'add_config_options', 'config_from_args']
+           'main', 'add_config_options', 'config_from_args', 'cobb_summary_line']
 
 # %% ../nbs/40_cli.ipynb #e3b3883e
 import argparse, errno, os, sys, traceback, warnings
@@ -439,6 +439,16 @@ def _cobb(p):
     p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1], command='cobb')
 
 # %% ../nbs/40_cli.ipynb #03f8d43f
+def _num(v, fmt:str, unit:str='')->str:
+    "`v` formatted, or 'not measured' when it is None or NaN (a short run whose validation measured no film)."
+    return 'not measured' if v is None or (isinstance(v, float) and v != v) else f'{v:{fmt}}{unit}'
+
+def cobb_summary_line(b:dict)->str:
+    "The line `cobb train` ends with, from the best epoch's record `b`; numbers a run did not measure say so."
+    share = b.get('ok_share')
+    return (f"best epoch {b.get('epoch')}: validation SMAPE {_num(b.get('score'), '.2f', '%')} (films without a plausible spine counted as 100%), "
+            f"largest-angle MAE {_num(b.get('mae_largest'), '.2f', ' deg')}, {_num(None if share is None else 100 * share, '.0f', '%')} of films measured")
+
 def _cobb_train_run(a):
     from scoliosis_xray.cobb_train import CobbConfig, train_cobb, resume_cobb
     if a.resume:
@@ -448,9 +458,7 @@ def _cobb_train_run(a):
     else:
         res = train_cobb(config_from_args(a, CobbConfig), progress=not a.quiet, overwrite=a.overwrite); out = Path(a.out)
     if int(os.environ.get('RANK', '0')): return                          # another process of a torchrun run: rank 0 reports
-    b = res['best']
-    print(f"best epoch {b['epoch']}: validation SMAPE {b['score']:.2f}% (films without a plausible spine counted as 100%), "
-          f"largest-angle MAE {b['mae_largest']:.2f} deg, {100 * b['ok_share']:.0f}% of films measured")
+    print(cobb_summary_line(res['best']))
     print(f'run:         {out}')
     print(f'checkpoint:  {out / "checkpoints" / "best.pt"}')
     print(f'TensorBoard: {out / "tb"}   (open it with: tensorboard --logdir {out / "tb"})')

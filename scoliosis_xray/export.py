@@ -149,8 +149,12 @@ class ExportedModel:
         if meta.get('format') != EXPORT_FORMAT: raise ExportError(f'{name}: a model without scoliosis-xray metadata; export it with `scoliosis-xray export --checkpoint RUN/checkpoints/best.pt`')
         if meta.get('version', 0) > EXPORT_VERSION: raise ExportError(f'{name}: export version {meta["version"]} is newer than this scoliosis-xray ({EXPORT_VERSION}); upgrade the package')
         self.meta = meta
-        self.preprocess, self.threshold, self.classes = PreprocessSpec.from_dict(meta['preprocess']), float(meta['threshold']), list(meta['classes'])
+        try: self.preprocess, self.threshold, self.classes = PreprocessSpec.from_dict(meta['preprocess']), float(meta['threshold']), list(meta['classes'])
+        except (KeyError, TypeError, ValueError) as e: raise ExportError(f'{name}: its scoliosis-xray metadata is incomplete or damaged ({e}); export the checkpoint again') from None
+        if not 0 < self.threshold < 1: raise ExportError(f'{name}: its threshold {self.threshold!r} is not a probability between 0 and 1 (every film would get one label); export the checkpoint again')
         self.ood_threshold = meta.get('ood_threshold')
+        if self.ood_threshold is not None and not (isinstance(self.ood_threshold, (int, float)) and np.isfinite(self.ood_threshold) and self.ood_threshold > 0):
+            raise ExportError(f'{name}: its out-of-scope limit {self.ood_threshold!r} is not a positive number; export the checkpoint again')
 
     def __call__(self, x):
         "(logits float32, ood scores float64) of the batch `x` (a tensor or array B x 1 x H x W, float32 in [0, 1])."

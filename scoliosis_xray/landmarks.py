@@ -225,8 +225,8 @@ def _angles_of(row, where, problems, file):
     "Three angles from a row of strings or numbers, or None (recorded in `problems`) when they are not 3 non-negative numbers."
     try: a = np.array([float(v) for v in row], dtype=np.float64)
     except (TypeError, ValueError): a = None
-    if a is None or a.shape != (3,) or not np.isfinite(a).all() or (a < 0).any():
-        problems.append(dict(file=file, problem=f'{where}: angles {list(row)} are not 3 non-negative numbers; angles left out, landmarks kept'))
+    if a is None or a.shape != (3,) or not np.isfinite(a).all() or (a < 0).any() or (a > 180).any():
+        problems.append(dict(file=file, problem=f'{where}: angles {list(row)} are not 3 numbers from 0 to 180 degrees; angles left out, landmarks kept'))
         return None
     return a
 
@@ -234,6 +234,12 @@ def _entry(problems, fixed, file, name, split, size, pts, angles, pid, cobb, fix
     "One table row after the checks (`usable` False and the `problem` recorded when they fail), or None when there are no 68 points."
     w, h = size
     pts, restored = np.asarray(pts, dtype=np.float64), None
+    if pts.size == 2 * N_POINTS and np.isfinite(pts).all() and np.abs(pts).max() <= 1.5 and max(w, h) >= 64:
+        issue = (f'every coordinate lies within 0-1.5 on a {w} x {h} image: these look normalised to the image size, not '
+                 'pixels; multiply x by the width and y by the height (the AASCE landmarks.csv is read that way; .mat files and manifests hold px)')
+        problems.append(dict(file=file, problem=f'{where}: {issue}'))
+        return dict(file=file, name=name, split=split, width=int(w), height=int(h), points=pts.reshape(N_POINTS, 2), angles=angles,
+                    patient_id=pid, cobb_angle=cobb, usable=False, problem=issue)
     if pts.size == 2 * N_POINTS and fix_order and np.isfinite(pts).all():
         pts, restored = unwrap_edges(pts, h)
         if restored.any(): fixed.append(dict(file=file, problem=f'{where}: {_names(restored)} stored wrapped round the film (y - height); put back beyond its edge'))
@@ -303,6 +309,8 @@ def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
     rows, seen = [], set()
     if (lab / 'filenames.csv').is_file() and (lab / 'landmarks.csv').is_file():
         for name, vals, arow, where in _aasce_csv(root, split, lab, images, problems):
+            if Path(name).name != name or name in ('', '.', '..'):
+                problems.append(dict(file=name, problem=f'{where}: {name!r} is a path, not the name of a file in data/{split}; left out')); continue
             path = images.get(name) or lower.get(name.lower(), img_dir / name)
             if path.name in seen:
                 problems.append(dict(file=str(path), problem=f'{where}: listed again; the first row is kept')); continue
@@ -314,6 +322,10 @@ def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
             if v.size != 2 * N_POINTS:
                 problems.append(dict(file=str(path), problem=f'{where}: {len(vals)} values, expected {2 * N_POINTS} (68 x, then 68 y)')); continue
             pts = np.c_[v[:N_POINTS] * size[0], v[N_POINTS:] * size[1]]
+            alt = np.c_[v[0::2] * size[0], v[1::2] * size[1]]      # the same row read as x0, y0, x1, y1, ...
+            if np.isfinite(v).all() and check_points(pts, *size) and not check_points(alt, *size):
+                problems.append(dict(file=str(path), problem=f'{where}: the row looks laid out x0, y0, x1, y1, ... (it makes a spine only read '
+                                     'that way); the AASCE landmarks.csv holds the 68 x, then the 68 y: rewrite the row in that order')); continue
             ang = _angles_of(arow, where.replace('landmarks', 'angles'), problems, str(path)) if arow is not None else None
             rows.append(_entry(problems, fixed, str(path), str(path.relative_to(root)), split, size, pts, ang, aasce_patient(name), np.nan, fix_order, where))
     elif any(lab.glob('*.mat')):
@@ -387,12 +399,16 @@ def _from_manifest(csvp, split, problems, fixed, fix_order):
         raise AnnotationError(f"{csvp}: a landmark manifest needs a file column and x0..x67, y0..y67 in px; missing "
                               f"{'file' if pcol is None else ''}{' and ' if pcol is None and missing else ''}{', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}")
     acols = next((tuple(low[c] for c in cs) for cs in _ANGLE_COLS if all(c in low for c in cs)), None)
-    rows = []
+    rows, seen = [], {}
     for i, r in enumerate(raw.to_dict('records'), start=2):      # row 1 is the header
         s = r[low['split']].strip() if 'split' in low else ''
         if split is not None and s != split: continue
         name, where = r[pcol].strip(), f'{csvp.name} line {i}'
         path = Path(name) if Path(name).is_absolute() else csvp.parent / name
+        key = os.path.realpath(path)
+        if key in seen:
+            problems.append(dict(file=str(path), problem=f'{where}: the same image as line {seen[key]}; the first row is kept')); continue
+        seen[key] = i
         size = _size(path, problems, where)
         if size is None: continue
         try: pts = np.array([[float(r[low[f'x{k}']]), float(r[low[f'y{k}']])] for k in range(N_POINTS)])
