@@ -349,7 +349,10 @@ def _export_run(a):
     from scoliosis_xray.export import export_model, MissingExtraError
     try: r = export_model(a.checkpoint, a.out, a.format, overwrite=a.overwrite)
     except MissingExtraError as e: raise CliError(str(e)) from None
-    print(f"{r['file_format']}: {a.out} (from {r['checkpoint']}, sha256 {r['checkpoint_sha256'][:12]}; largest probability difference to it {r['max_abs_diff']:.1g})")
+    print(f"{r['file_format']}: {printable(a.out)} (from {printable(r['checkpoint'])}, sha256 {r['checkpoint_sha256'][:12]}; largest probability difference to it {r['max_abs_diff']:.1g})")
+    if r['checkpoint_precision'] != 'fp32':
+        print(f"note: `predict --checkpoint` runs this checkpoint in {r['checkpoint_precision']} (the precision it was trained and validated in); the export runs "
+              f"in fp32: their probabilities differ by up to {r['max_abs_diff_vs_predict']:.1g} on a random batch (a film within that of the threshold may get the other label)")
 
 # %% ../nbs/40_cli.ipynb #ce895eab
 @command('cv', 'Cross-validate training: grouped stratified k folds; the mean over the fold models with its 95% CI, the spread, per-fold and pooled metrics.')

@@ -20,7 +20,7 @@ from torch import nn
 from . import __version__
 from .core import atomic_write, check_writable, sha256_file
 from .run import PreprocessSpec
-from .train import load_model, resolve_device
+from .train import load_model, resolve_device, predict_logits, amp_dtype
 
 # %% ../nbs/19_export.ipynb #d5e233d9
 EXPORT_FORMAT, EXPORT_VERSION = 'scoliosis-xray/export', 1
@@ -183,7 +183,9 @@ def export_model(checkpoint, out, format:str=None, overwrite:bool=False, seed:in
     from `out`'s suffix), with its preprocessing, threshold, class names, model config and sha256 as metadata. Checks,
     before writing, that the export's probabilities (and logits, relative) match the checkpoint's (fp32) on a random batch
     within `PARITY_TOL` (and `LOGIT_RTOL`). Returns the metadata with `path`, `file_format` and the measured `max_abs_diff` (probability)
-    and `max_logit_rel_diff`."""
+    and `max_logit_rel_diff`; and, since `predict --checkpoint` runs a checkpoint in the precision it was trained in
+    (`checkpoint_precision`: bf16 on a CPU with bf16, as validation chose its threshold) while the export runs in fp32,
+    the difference of probability users will see between the two, `max_abs_diff_vs_predict`."""
     if format is not None and format not in FORMATS: raise ExportError(f'format must be {" or ".join(FORMATS)}, not {format!r}')
     if Path(out).is_dir(): raise IsADirectoryError(f'{out} is a folder; give a file name for the export (such as {Path(out) / "model.onnx"})')
     fmt = format or next((f for f, s in FORMATS.items() if Path(out).suffix.lower() in s), None)
@@ -203,5 +205,9 @@ def export_model(checkpoint, out, format:str=None, overwrite:bool=False, seed:in
     if not (diff <= PARITY_TOL and rel <= LOGIT_RTOL):
         raise ExportError(f'{checkpoint}: the {fmt} export differs from the checkpoint (probability by {diff:.2g}, logit by {rel:.2g} relative; '
                           f'the limits are {PARITY_TOL} and {LOGIT_RTOL}): nothing was written; please report this with the versions of torch and onnxruntime')
+    with torch.no_grad(): as_predict = torch.sigmoid(predict_logits(model, x, torch.device('cpu'), ck.amp))   # what `predict --checkpoint` runs
+    seen = float((torch.sigmoid(got) - as_predict).abs().max())
+    precision = 'bf16' if amp_dtype(torch.device('cpu'), ck.amp, fallback=True) is not None else 'fp32'
     atomic_write(out, data, overwrite=overwrite, inputs=[checkpoint])
-    return dict(meta, path=str(out), file_format=fmt, max_abs_diff=diff, max_logit_rel_diff=rel)
+    return dict(meta, path=str(out), file_format=fmt, max_abs_diff=diff, max_logit_rel_diff=rel, checkpoint_precision=precision,
+                max_abs_diff_vs_predict=seen)

@@ -13,6 +13,8 @@ from sxcli import cli, one_line_error
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
 TINY = ['--image-size', '64x32', '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--val', '0.25',
         '--test', '0.3', '--quiet']
+from scoliosis_xray.train import cpu_bf16_supported
+TINY += ['--amp', 'bf16' if cpu_bf16_supported() else 'off']     # a bf16 checkpoint where the CPU has bf16 (the export case)
 
 
 @pytest.fixture(scope='module')
@@ -94,3 +96,19 @@ def test_a_carriage_return_in_a_name_cannot_split_a_csv_row(tmp_path):
     write_csv(tmp_path / 't.csv', pd.DataFrame({'path': ['a\r=cr.png', 'b.png'], 'p': [0.1, 0.2]}))
     rows = (tmp_path / 't.csv').read_bytes().split(b'\n')
     assert len([r for r in rows if r]) == 3 and not any(r.startswith(b'=') for r in rows)
+
+
+def test_export_says_how_far_predict_with_the_checkpoint_will_differ(data, tmp_path):
+    ck = data / 'run' / 'checkpoints' / 'best.pt'
+    if not ck.exists(): pytest.skip('needs the run of the first test')
+    from scoliosis_xray.export import export_model
+    r = export_model(ck, tmp_path / 'm.pt')
+    films = [str(p) for p in sorted((data / 'data' / 'Scoliosis').iterdir())[:6]]
+    a, b = cli('predict', '--checkpoint', ck, *films), cli('predict', '--model', tmp_path / 'm.pt', *films)
+    pa, pb = (pd.read_csv(__import__('io').StringIO(x.stdout)).prob_scoliosis.to_numpy() for x in (a, b))
+    seen = float(np.abs(pa - pb).max())
+    if r['checkpoint_precision'] == 'fp32': assert seen < 1e-4 and r['max_abs_diff_vs_predict'] < 1e-4
+    else:                                                             # bf16 checkpoint, fp32 export: said, and of the size seen
+        assert r['max_abs_diff_vs_predict'] > 1e-4 and seen < 20 * r['max_abs_diff_vs_predict'] + 1e-3, (seen, r['max_abs_diff_vs_predict'])
+        out = cli('export', '--checkpoint', ck, '--out', tmp_path / 'm2.pt').stdout
+        assert 'note: `predict --checkpoint` runs this checkpoint in bf16' in out, out
