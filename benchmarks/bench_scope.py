@@ -8,6 +8,7 @@ RUN is a training run (its test split are the held-out radiographs; its best.pt 
 import argparse, shutil, sys, tempfile, time, warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from scoliosis_xray.predict import predict, out_of_scope_corpus
@@ -32,14 +33,16 @@ def main(argv=None):
     secs = time.perf_counter() - t0
     bad['kind'] = [corpus[Path(p)] for p in bad.path]
     bad['flagged'] = (bad.warning != '') | (bad.error != '')
-    bad['by_features'] = bad.ood_score > ck.state['ood']['threshold']       # what the model's features alone would flag
+    limit = ck.state['ood'].get('threshold')                                # None: too few validation films for a conformal limit
+    bad['by_features'] = bad.ood_score > (limit if limit is not None else np.inf)   # what the model's features alone would flag
     print(bad.groupby('kind').agg(inputs=('flagged', 'size'), flagged=('flagged', 'sum'), by_features_alone=('by_features', 'sum')).to_string())
     unread = bad[bad.error != '']
     if len(unread): print(f'({len(unread)} corpus files could not be read at all: {", ".join(Path(p).name for p in unread.path)})')
     gflag = good.warning != ''
     print(f'\nnon-spine inputs flagged: {bad.flagged.mean():.1%} of {len(bad)}  (target >= 95%); by the features alone {bad.by_features.mean():.1%}')
     print(f'held-out spine radiographs flagged: {gflag.mean():.1%} of {len(good)}  (target <= 2%)')
-    print(f'feature threshold {ck.state["ood"]["threshold"]:.3g} (fitted on {ck.state["ood"]["n"]} training images, set on {ck.state["ood"]["reference"]}); '
+    print(f'feature threshold {"none" if limit is None else format(limit, ".3g")} (fitted on {ck.state["ood"]["n"]} training images, set on {ck.state["ood"]["reference"]}, '
+          f'{ck.state["ood"].get("n_reference", "?")} films); '
           f'{len(bad) + len(good)} inputs in {secs:.1f} s')
     for r in good[gflag].itertuples(): print(f'  flagged radiograph {Path(r.path).name}: {r.warning}')
     missed = bad[~bad.flagged]

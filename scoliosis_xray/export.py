@@ -67,7 +67,7 @@ def export_metadata(checkpoint, ck)->dict:
     return dict(format=EXPORT_FORMAT, version=EXPORT_VERSION, classes=list(ck.classes), threshold=float(ck.threshold),
                 threshold_method=ck.threshold_method, preprocess=ck.preprocess.to_dict(),
                 model_config=dict(backbone=ck.backbone, dropout=ck.dropout), epoch=ck.epoch,
-                ood_threshold=float(ood['threshold']) if ood else None, checkpoint=Path(checkpoint).name,
+                ood_threshold=float(ood['threshold']) if ood and ood.get('threshold') is not None else None, checkpoint=Path(checkpoint).name,
                 checkpoint_sha256=sha256_file(checkpoint), input=dict(name='image', shape=['batch', 1, *ck.preprocess.size], dtype='float32', range=[0, 1]),
                 outputs=['logit', 'ood_score'], scoliosis_xray=__version__, torch=torch.__version__.split('+')[0])
 

@@ -8,7 +8,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/model.html.md"""
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'BACKBONES', 'OFFLINE_ENV', 'PROBE_TIMEOUT', 'DOWNLOAD_TIMEOUT', 'OOD_QUANTILE',
            'ScoliosisNet', 'WeightsUnavailableError', 'WeightsFileError', 'hub_checkpoint_dir', 'imagenet_weights',
            'reachable', 'read_state_dict', 'build_model', 'freeze_backbone', 'param_groups', 'feature_matrix',
-           'ood_scores', 'fit_ood', 'run_ood']
+           'ood_scores', 'conformal_limit', 'fit_ood', 'run_ood']
 
 # %% ../nbs/14_model.ipynb #bc025cd1
 import hashlib, logging, os, re, socket, threading, urllib.parse, urllib.request
@@ -319,9 +319,10 @@ def param_groups(model:ScoliosisNet, lr:float, lr_decay:float=0.5, weight_decay:
     return groups
 
 # %% ../nbs/14_model.ipynb #fa5161da
+import math
 import numpy as np
 
-OOD_QUANTILE = 0.99      # share of held-out training-like images the threshold lets through
+OOD_QUANTILE = 0.99      # share of in-distribution images the threshold must let through (conformal: guaranteed)
 
 @torch.no_grad()
 def feature_matrix(model:ScoliosisNet, loader, device='cpu', limit:int=None)->np.ndarray:
@@ -340,9 +341,20 @@ def ood_scores(stats:dict, feats)->np.ndarray:
     r2 = (d * d).sum(1) - (z * z).sum(1)
     return (((z * z) / stats['var'].double()).sum(1) + r2.clamp_min(0) / stats['resid_var'].double()).div(f.shape[1]).numpy()
 
+def conformal_limit(scores, quantile:float=OOD_QUANTILE):
+    """The split-conformal limit of held-out `scores`: their ceil((n + 1) q)-th smallest, so that a new image exchangeable
+    with them scores above it with probability at most 1 - q; None (no limit) when n is too small for that (n + 1 < 1 / (1 - q))."""
+    s = np.sort(np.asarray(scores, dtype=np.float64)); n = len(s)
+    j = math.ceil((n + 1) * quantile - 1e-9)
+    return None if j > n or n == 0 else float(s[j - 1])
+
 def fit_ood(train, val=None, k:int=32, quantile:float=OOD_QUANTILE)->dict:
     """Feature statistics of the training images `train` (N x D features) for `ood_scores`, with the `threshold` above
-    which an input is out of distribution: the `quantile` of the scores of `val` (held-out images), or of `train`."""
+    which an input is out of distribution: the conformal limit (`conformal_limit`) of the scores of `val`, the held-out
+    validation images, so that at most 1 - `quantile` of in-distribution films are excluded whatever the scores'
+    shape. With fewer validation images than that takes (99 for 0.99), or none, `threshold` is None: nothing is
+    excluded by the features (the header and pixel checks still run). Training images are no reference: the network
+    has seen them, and their features sit closer to the mean than a new film's."""
     t = torch.as_tensor(np.asarray(train), dtype=torch.float64)
     n, dim = t.shape
     if n < 3: raise ValueError(f'fit_ood needs at least 3 training images, not {n}')
@@ -352,10 +364,8 @@ def fit_ood(train, val=None, k:int=32, quantile:float=OOD_QUANTILE)->dict:
     var = (s[:k] ** 2 / (n - 1)).clamp_min(1e-12)
     resid = ((s[k:] ** 2).sum() / (n - 1) / (dim - k)).clamp_min(1e-12)
     st = dict(mean=mu.float(), components=vt[:k].float(), var=var.float(), resid_var=resid.float(), n=n, k=k)
-    ref = ood_scores(st, val if val is not None and len(val) >= 10 else train)
-    lg = np.log(np.maximum(ref, 1e-12))        # a few dozen validation images pin no 99% quantile: a log-normal tail guards it
-    tail = float(np.exp(lg.mean() + 3.09 * lg.std(ddof=1)))        # its 99.9% point
-    st.update(threshold=max(float(np.quantile(ref, quantile)), tail), quantile=quantile, reference='val' if val is not None and len(val) >= 10 else 'train')
+    ref = ood_scores(st, val) if val is not None and len(val) else np.zeros(0)
+    st.update(threshold=conformal_limit(ref, quantile), quantile=quantile, reference='val', n_reference=int(len(ref)))
     return st
 
 # %% ../nbs/14_model.ipynb #d5a7758f
