@@ -1338,6 +1338,21 @@ def _check_unchanged(path, s, keep, out, cache):
         if ch: raise ValueError(f'{path} does not match the data: {len(ch)} file(s) changed content ({_eg(ch)}). Make new splits.')
 
 # %% ../nbs/11_data.ipynb #1a16d324
+def _rebased(paths, keys, data_keys)->list:
+    """`keys` again for a splits file whose relative `paths` no longer reach the data from where the file now is (a run
+    folder copied or moved, the data left in place): the paths' common number of leading '..' is dropped and what is
+    left is matched to the end of the data's paths; the keys stay as they were when no single place fits."""
+    rel = [Path(p) for p in paths if not os.path.isabs(p)]
+    if not rel: return list(keys)
+    up = {next((i for i, x in enumerate(p.parts) if x != '..'), len(p.parts)) for p in rel}
+    if len(up) != 1: return list(keys)
+    k = up.pop(); tail = lambda p: os.path.join(*Path(p).parts[k:]) if len(Path(p).parts) > k else ''
+    t0 = tail(rel[0])
+    hits = [d for d in data_keys if t0 and d.endswith(os.sep + t0)]
+    if len(hits) != 1: return list(keys)
+    root = hits[0][:-len(t0) - 1]
+    return [_norm(os.path.join(root, tail(p))) if not os.path.isabs(p) else key for p, key in zip(paths, keys)]
+
 def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     """The rows of `df` (from `load_dataset`) with `split`/`fold` and `group` from the `splits.csv` at `path`; a clear
     error when the file does not match the data (images added, removed or relabelled; with `cache`, or a `sha256`
@@ -1348,9 +1363,10 @@ def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
     if not {'path', 'label', 'group'} <= set(s.columns) or not ({'split', 'fold'} & set(s.columns)):
         raise ValueError(f'{path}: not a splits file (columns {list(s.columns)}; expected path, label, split or fold, group)')
     s['key'] = [_norm(p if os.path.isabs(p) else path.absolute().parent / p) for p in s['path']]
+    data = pd.Series(range(len(df)), index=[_norm(p) for p in df['path']])
+    if len(s) and not s['key'].isin(data.index).any(): s['key'] = _rebased(s['path'], s['key'], data.index)
     excl = s[s['split'] == 'excluded'] if 'split' in s else s.iloc[:0]
     s = s.drop(excl.index).set_index('key')
-    data = pd.Series(range(len(df)), index=[_norm(p) for p in df['path']])
     _check_same_images(path, s, excl, data)
     keep = data[~data.index.isin(set(excl['key']))]
     out = df.iloc[keep.to_numpy()].copy()
