@@ -496,6 +496,10 @@ def make_dataset(out, n:int=200, seed:int=0, scoliosis_fraction:float=0.5, cobb_
     if n < 1: raise ValueError(f'n must be at least 1, not {n}')
     if not 0 <= scoliosis_fraction <= 1: raise ValueError(f'scoliosis_fraction must be in [0, 1], not {scoliosis_fraction}')
     if images_per_patient < 1: raise ValueError('images_per_patient must be at least 1')
+    n_pat = -(-n // images_per_patient)
+    if 0 < scoliosis_fraction < 1 and (round(n_pat * scoliosis_fraction) in (0, n_pat)):
+        raise ValueError(f'{n} images at {images_per_patient} per patient make {n_pat} patient(s): too few for both classes at '
+                         f'scoliosis_fraction {scoliosis_fraction:g}; raise n or lower images_per_patient (--images-per-patient)')
     if not 256 <= height <= 8192: raise ValueError(f'height must be 256 to 8192 px, not {height}')
     lo, hi = (float(v) for v in cobb_range)
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 <= lo < hi <= 90):   # NaN fails every comparison

@@ -266,6 +266,9 @@ def load_model(path, device='cpu'):
     """The model stored in checkpoint `path`, in eval mode on `device`, with its `Checkpoint` (class names,
     preprocessing, threshold, ...). For evaluation, prediction and explanation."""
     ck = read_checkpoint(path)
+    if ck.config.get('task') == 'landmarks':
+        raise CheckpointError(f'{path}: a landmark (Cobb angle) checkpoint from `cobb train`, not a classifier; use it with '
+                              '`scoliosis-xray cobb predict` or `cobb evaluate`, or pass a RUN/checkpoints/best.pt from `scoliosis-xray train`')
     model, _ = build_model(ck.backbone, weights='none', dropout=ck.dropout)
     try: model.load_state_dict(ck.model)
     except RuntimeError: raise CheckpointError(f"{path}: its weights do not fit its stated backbone {ck.backbone!r}; the file was altered or is damaged") from None

@@ -112,3 +112,19 @@ def test_export_says_how_far_predict_with_the_checkpoint_will_differ(data, tmp_p
         assert r['max_abs_diff_vs_predict'] > 1e-4 and seen < 20 * r['max_abs_diff_vs_predict'] + 1e-3, (seen, r['max_abs_diff_vs_predict'])
         out = cli('export', '--checkpoint', ck, '--out', tmp_path / 'm2.pt').stdout
         assert 'note: `predict --checkpoint` runs this checkpoint in bf16' in out, out
+
+
+def test_a_landmark_checkpoint_given_to_export_or_predict_is_named_as_such(data, tmp_path):
+    ck = data / 'run' / 'checkpoints' / 'best.pt'
+    if not ck.exists(): pytest.skip('needs the run of the first test')
+    import torch
+    from scoliosis_xray.run import save_checkpoint
+    d = torch.load(ck, weights_only=True); d['config'] = dict(d['config'], task='landmarks')
+    save_checkpoint(d, tmp_path / 'landmarks.pt')
+    one_line_error(cli('export', '--checkpoint', tmp_path / 'landmarks.pt', '--out', tmp_path / 'm.pt'), 'export', 'a landmark (Cobb angle) checkpoint')
+    film = next((data / 'data' / 'Normal').iterdir())
+    one_line_error(cli('predict', '--checkpoint', tmp_path / 'landmarks.pt', film), 'predict', 'cobb predict')
+
+
+def test_synth_refuses_a_one_class_set():
+    one_line_error(cli('synth', '--out', 'never', '--n', 4, '--images-per-patient', 100), 'synth', 'images-per-patient')
