@@ -318,7 +318,9 @@ def _aasce_split(root, split, problems, fixed, unannotated, fix_order):
             size = _size(path, problems, where)
             if size is None: continue
             try: v = np.array([float(x) for x in vals], dtype=np.float64)
-            except ValueError: v = np.full(1, np.nan)
+            except ValueError:
+                bad = next(x for x in vals if not _is_number(x))
+                problems.append(dict(file=str(path), problem=f'{where}: the value {str(bad)[:20]!r} is not a number')); continue
             if v.size != 2 * N_POINTS:
                 problems.append(dict(file=str(path), problem=f'{where}: {len(vals)} values, expected {2 * N_POINTS} (68 x, then 68 y)')); continue
             pts = np.c_[v[:N_POINTS] * size[0], v[N_POINTS:] * size[1]]

@@ -222,7 +222,11 @@ Run.save_metrics = lambda self, m: atomic_write(self.metrics_file, m)
 # %% ../nbs/01_run.ipynb #8c24c9f7
 def _settings(self)->TrainConfig:
     "The run's training settings (`config.json`'s `train`) as a `TrainConfig`."
-    try: return TrainConfig.from_dict(self.load_config()['train'])
+    conf = self.load_config()
+    if conf.get('task') == 'landmarks':
+        raise RunError(f'{self.path} is a landmark (Cobb angle) run, not a classifier run; use it with `scoliosis-xray cobb train --resume`, '
+                       '`cobb evaluate` or `cobb predict`')
+    try: return TrainConfig.from_dict(conf['train'])
     except (TypeError, ValueError) as e:
         if isinstance(e, RunError): raise
         raise RunError(f'{self.config_file}: its training settings are not valid ({e}); the run configuration is damaged: '
@@ -410,6 +414,11 @@ def load_checkpoint(path, map_location='cpu')->dict:
     import torch
     path = Path(path)
     if not path.is_file(): raise CheckpointError(f'{path}: no such checkpoint file')
+    with open(path, 'rb') as f: head = f.read(8)
+    if not (head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'):          # torch writes a zip archive (older: a pickle)
+        kind = next((k for m, k in ((b'\x89PNG', 'a PNG image'), (b'\xff\xd8', 'a JPEG image'), (b'{', 'a JSON file'), (b'II*', 'a TIFF image'),
+                                    (b'MM\x00*', 'a TIFF image')) if head.startswith(m)), 'not a checkpoint' if head else 'an empty file')
+        raise CheckpointError(f'{path}: {kind}, not a checkpoint; pass a RUN/checkpoints/best.pt written by `scoliosis-xray train`')
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:                 # torch's message ends with advice to load it unsafely: never repeated
         raise CheckpointError(f'{path}: refused: it holds Python objects that loading would have to run as code, so it was not '

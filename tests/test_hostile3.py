@@ -128,3 +128,27 @@ def test_a_landmark_checkpoint_given_to_export_or_predict_is_named_as_such(data,
 
 def test_synth_refuses_a_one_class_set():
     one_line_error(cli('synth', '--out', 'never', '--n', 4, '--images-per-patient', 100), 'synth', 'images-per-patient')
+
+
+def test_an_image_given_as_checkpoint_is_named(data, tmp_path):
+    film = next((data / 'data' / 'Normal').iterdir())
+    one_line_error(cli('export', '--checkpoint', film, '--out', tmp_path / 'm.pt'), 'export', 'a PNG image, not a checkpoint')
+
+
+def test_resuming_a_landmark_run_as_a_classifier_says_what_it_is(data, tmp_path):
+    import json, shutil
+    if not (data / 'run' / 'config.json').exists(): pytest.skip('needs the run of the first test')
+    shutil.copytree(data / 'run', tmp_path / 'lm')
+    c = json.loads((tmp_path / 'lm' / 'config.json').read_text()); c['task'] = 'landmarks'
+    (tmp_path / 'lm' / 'config.json').write_text(json.dumps(c))
+    one_line_error(cli('train', '--resume', tmp_path / 'lm'), 'train', 'cobb train --resume')
+
+
+def test_a_text_cell_in_landmarks_csv_is_named(tmp_path):
+    from scoliosis_xray.landmarks import write_aasce, load_landmarks
+    root = write_aasce(tmp_path / 'a', n=4, height=256, seed=0, mat=False, test_fraction=0.0)
+    lm = root / 'labels' / 'training' / 'landmarks.csv'
+    rows = lm.read_text().splitlines(); cells = rows[1].split(','); cells[5] = 'oops'; rows[1] = ','.join(cells)
+    lm.write_text('\n'.join(rows) + '\n')
+    probs = [p['problem'] for p in load_landmarks(root).attrs['problems']]
+    assert any("the value 'oops' is not a number" in p for p in probs), probs      # it said '136 values, expected 136'
