@@ -155,6 +155,10 @@ class ExportedModel:
         self.ood_threshold = meta.get('ood_threshold')
         if self.ood_threshold is not None and not (isinstance(self.ood_threshold, (int, float)) and np.isfinite(self.ood_threshold) and self.ood_threshold > 0):
             raise ExportError(f'{name}: its out-of-scope limit {self.ood_threshold!r} is not a positive number; export the checkpoint again')
+        try: self(np.zeros((1, 1, *self.preprocess.size), np.float32))        # the graph must take the size its metadata states
+        except Exception as e:
+            raise ExportError(f'{name}: its graph does not take the {self.preprocess.size[0]} x {self.preprocess.size[1]} input its metadata states '
+                              f'({type(e).__name__}); the file was altered: export the checkpoint again') from None
 
     def __call__(self, x):
         "(logits float32, ood scores float64) of the batch `x` (a tensor or array B x 1 x H x W, float32 in [0, 1])."

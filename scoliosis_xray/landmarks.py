@@ -207,6 +207,8 @@ def _rows(path:Path)->list:
         r = [c.strip() for c in r]
         while r and r[-1] == '': r.pop()
         if r: out.append(r)
+    if out and sum(len(r) == 1 and ';' in r[0] for r in out) > len(out) / 2:
+        raise AnnotationError(f'{path}: its cells are separated by semicolons; the AASCE files separate them by commas: save it as comma-separated CSV')
     return out
 
 def _is_number(c):
@@ -217,7 +219,7 @@ def _drop_header(rows, numeric:bool):
     "Rows without a header row: a first row that is not numeric (`numeric`) or names a column rather than an image."
     if not rows: return rows
     head = rows[0]
-    if numeric: return rows[1:] if not all(_is_number(c) for c in head) else rows
+    if numeric: return rows[1:] if not any(_is_number(c) for c in head) else rows   # a header is all names; a row with one bad cell is data (and reported)
     return rows[1:] if head[0].lower() in ('filename', 'filenames', 'file', 'name', 'image', 'path') else rows
 
 # %% ../nbs/20_landmarks.ipynb #acf01c0d

@@ -152,3 +152,15 @@ def test_a_text_cell_in_landmarks_csv_is_named(tmp_path):
     lm.write_text('\n'.join(rows) + '\n')
     probs = [p['problem'] for p in load_landmarks(root).attrs['problems']]
     assert any("the value 'oops' is not a number" in p for p in probs), probs      # it said '136 values, expected 136'
+
+
+def test_a_bad_first_row_is_data_not_a_header_and_semicolons_are_named(tmp_path):
+    from scoliosis_xray.landmarks import write_aasce, load_landmarks, AnnotationError
+    root = write_aasce(tmp_path / 'a', n=4, height=256, seed=0, mat=False, test_fraction=0.0)
+    lab = root / 'labels' / 'training'
+    rows = (lab / 'landmarks.csv').read_text().splitlines(); cells = rows[0].split(','); cells[0] = 'x'; rows[0] = ','.join(cells)
+    (lab / 'landmarks.csv').write_text('\n'.join(rows) + '\n')
+    df = load_landmarks(root)
+    assert len(df) == 3 and any("'x' is not a number" in p['problem'] for p in df.attrs['problems'])   # not silently a header
+    (lab / 'angles.csv').write_text((lab / 'angles.csv').read_text().replace(',', ';'))
+    with pytest.raises(AnnotationError, match='semicolons'): load_landmarks(root)
