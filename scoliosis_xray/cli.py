@@ -75,7 +75,7 @@ def os_error_message(e:OSError)->str:
 def _warning_line(name):
     "A `warnings.showwarning` for the command line: one line per warning, `scoliosis-xray NAME: warning: ...`, no source path or line."
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f'scoliosis-xray {name}: warning: {printable(message)}', file=sys.stderr if file is None else file)
+        print(f'scoliosis-xray {name}: warning: {printable(message, keep=chr(10))}', file=sys.stderr if file is None else file)   # a list stays a list
     return show
 
 def _main(argv, name)->int:

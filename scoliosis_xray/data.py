@@ -1228,8 +1228,7 @@ def assign_groups(df, cache:ImageCache=None, max_bits:int=NEAR_DUP_BITS, workers
     if {'sha256', 'phash'} <= set(df.columns) and not df['phash'].isna().any(): ok, fails = df.copy(), pd.DataFrame(columns=['path', 'label', 'reason'])
     else: ok, fails = cache.build(df, workers=workers, progress=progress)
     if len(fails):
-        warnings.warn(DataWarning(f'{len(fails)} unreadable image(s) left out of the splits:\n' +
-                                  '\n'.join(f'  {p}: {r}' for p, r in zip(fails['path'], fails['reason']))), stacklevel=3)
+        warnings.warn(DataWarning(f'{len(fails)} unreadable image(s) left out of the splits:\n' + _listed(fails['path'], fails['reason'])), stacklevel=3)
     pid = ok['patient_id'] if 'patient_id' in ok else None
     thumbs = [cache.thumbnail(p) for p in ok['path']]
     ids = duplicate_clusters(list(ok['phash']), list(ok['sha256']), None if pid is None else list(pid), max_bits=max_bits, thumbs=thumbs)
@@ -1292,6 +1291,15 @@ def kfold_splits(df, k:int=5, seed:int=0, cache:ImageCache=None, max_bits:int=NE
 
 # %% ../nbs/11_data.ipynb #26118f70
 def _norm(p): return os.path.normpath(os.path.abspath(p))
+
+def _listed(paths, reasons, limit:int=10)->str:
+    "'  path: reason' lines for the first `limit`, then one line counting the rest by reason (20,000 empty files are not 20,000 lines)."
+    rows = list(zip(map(str, paths), map(str, reasons)))
+    out = [f'  {printable(p)}: {r}' for p, r in rows[:limit]]
+    if len(rows) > limit:
+        rest = Counter(r for _, r in rows[limit:])
+        out.append(f'  ... and {len(rows) - limit} more (' + '; '.join(f'{n} {r}' for r, n in rest.most_common(3)) + (', ...' if len(rest) > 3 else '') + ')')
+    return '\n'.join(out)
 
 def _relative(p, base):
     try: return Path(os.path.relpath(_norm(p), base)).as_posix()
@@ -1377,7 +1385,7 @@ def load_splits(path, df, cache:ImageCache=None)->pd.DataFrame:
             out[c] = v.astype(int) if c == 'fold' and all(x != '' for x in v) else v
     if len(excl):
         warnings.warn(DataWarning(f'{len(excl)} image(s) marked excluded in {path} (unreadable when the splits were made):\n' +
-                                  '\n'.join(f"  {p}: {r}" for p, r in zip(excl['path'], excl.get('reason', [''] * len(excl))))), stacklevel=2)
+                                  _listed(excl['path'], excl.get('reason', [''] * len(excl)))), stacklevel=2)
         out.attrs['excluded'] = [dict(path=k, label=l, reason=r) for k, l, r in zip(excl['key'], excl['label'], excl.get('reason', [''] * len(excl)))]
     return out.reset_index(drop=True)
 
