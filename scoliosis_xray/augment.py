@@ -265,18 +265,20 @@ def describe(self:XrayAugment)->dict:
 # %% ../nbs/13_augment.ipynb #c626a6eb
 MAX_STRENGTH = 1.5
 
-def train_transform(size=(512, 256), strength:float=1.0, clahe=False)->XrayAugment:
+def train_transform(size=(512, 256), strength:float=1.0, clahe=False, zoom_out:float=0.0)->XrayAugment:
     """A new training pipeline for letterboxed images of `size` (height, width): flips, small rotations, shifts and a
     zoom that keeps the spine in view, gamma/contrast/brightness, blur and noise; `clahe` (True, or the share of
-    images) adds CLAHE-like local contrast. `strength` in [0, 1.5] scales every magnitude."""
+    images) adds CLAHE-like local contrast. `strength` in [0, 1.5] scales every magnitude. `zoom_out` in [0, 0.6]
+    lowers the smallest zoom by that much (a wider field of view, the film padded: as full-length films frame the spine)."""
     if not 0 <= strength <= MAX_STRENGTH:
         raise ValueError(f'strength must be in [0, {MAX_STRENGTH}] (beyond, shifts and zoom may cut off the spine), not {strength}')
     if clahe is True: clahe_p = 0.5
     elif clahe is False or clahe is None: clahe_p = 0.0
     elif 0 <= float(clahe) <= 1: clahe_p = float(clahe)
     else: raise ValueError(f'clahe must be True, False or a probability in [0, 1], not {clahe!r}')
+    if not 0 <= zoom_out <= 0.6: raise ValueError(f'zoom_out must be in [0, 0.6] (the smallest zoom lowered by it), not {zoom_out}')
     s = float(strength); on = 1.0 if s > 0 else 0.0
-    cfg = AugmentConfig(hflip=0.5 * on, degrees=7.0 * s, scale=(1 - 0.15 * s, 1 + 0.05 * s), translate=(0.04 * s, 0.04 * s),
+    cfg = AugmentConfig(hflip=0.5 * on, degrees=7.0 * s, scale=(1 - 0.15 * s - zoom_out * on, 1 + 0.05 * s), translate=(0.04 * s, 0.04 * s),
                         clahe_p=clahe_p, clahe_clip=(1.5, 3.0), gamma=0.25 * s, contrast=0.2 * s, brightness=0.08 * s,
                         blur_p=0.25 * on, blur_sigma=(0.3 * s, 1.2 * s), noise_p=0.25 * on, noise_std=(0.005 * s, 0.03 * s))
     return XrayAugment(cfg, size, name='train', strength=s, clahe=clahe_p)

@@ -56,6 +56,7 @@ class CobbConfig:
     warmup: float = 0.05            # share of each stage's steps in linear warm-up (then cosine decay)
     patience: int = 10              # early stopping: epochs without a better validation score (0 = never stop early)
     augment: float = 1.0            # augmentation strength (0 = none); landmarks move with the image
+    zoom_out: float = 0.0           # lower the smallest training zoom by this much (0-0.6): films padded to a wider field of view
     val: float = 0.15               # validation share (of the training images)
     test: float = 0.2               # test share, when the dataset has no test split of its own
     splits: str = ''                # an existing splits.csv to reuse ('' = make one)
@@ -92,7 +93,7 @@ def _check_cobb(c):
     if c.batch_size < 2: raise ValueError('batch_size must be at least 2 (BatchNorm needs two images)')
     if c.patience < 0 or c.max_batches < 0 or c.seed < 0 or c.num_workers < -1 or c.channels < 8:
         raise ValueError('patience, max_batches and seed must be >= 0, num_workers >= -1 and channels >= 8')
-    for k, lo, hi in (('lr', 0, 1), ('weight_decay', 0, 1), ('warmup', 0, 1), ('lr_decay', 0, 1), ('min_score', 0, 1), ('augment', 0, 1.5)):
+    for k, lo, hi in (('lr', 0, 1), ('weight_decay', 0, 1), ('warmup', 0, 1), ('lr_decay', 0, 1), ('min_score', 0, 1), ('augment', 0, 1.5), ('zoom_out', 0, 0.6)):
         v = getattr(c, k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
             raise ValueError(f'{k} must be in [{lo}, {hi}], not {v!r}')
@@ -273,7 +274,8 @@ _NOT_SETTINGS = ('out', 'data', 'device', 'num_workers', 'cache')
 def cobb_fingerprint(cfg:CobbConfig, src, df)->str:
     "Fingerprint of a landmark run: its settings (without where files go) and its data (images, labels, points)."
     pts = fingerprint({'points': [np.round(np.asarray(p, dtype=float), 3).tolist() for p in df['points']]})
-    return fingerprint(dict({k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS}, task='landmarks'),
+    s = {k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS and not (k == 'zoom_out' and v == 0.0)}   # runs from before zoom_out keep their fingerprint
+    return fingerprint(dict(s, task='landmarks'),
                        dict(data_identity(src, df), points=pts, splits=sha256_file(cfg.splits) if cfg.splits else None))
 
 # %% ../nbs/23_cobb_train.ipynb #2484f884
@@ -295,7 +297,7 @@ def _prepare(cfg, run:Run, df, reuse_splits:bool, progress:bool, split:bool=True
 def _config_record(cfg, run, src, data, winfo, fp, amp_used)->dict:
     df = data['df']
     return dict(task='landmarks', train=asdict(cfg), fingerprint=fp, weights=winfo, amp_used=amp_used,
-                augment=describe(train_transform(cfg.image_size, strength=cfg.augment)),
+                augment=describe(train_transform(cfg.image_size, strength=cfg.augment, zoom_out=cfg.zoom_out)),
                 preprocess=dict(data['cache'].params, letterbox=True), environment=environment(),
                 data=dict(source=str(Path(src).resolve()) if Path(src).exists() else src, stored=stored_path(src, run.path) if Path(src).exists() else None,
                           format=df.attrs.get('format'), n_images=len(df), split_file=Run.SPLITS,
@@ -345,7 +347,7 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
     amp = resolve_amp(device, cfg.amp, ck.amp if ck is not None else None)      # once, as the classifier decides it
     amp_used = precision_name(amp_dtype(device, amp))
     if main: record_start(run, _config_record(cfg, run, src, data, winfo, fp or '', amp_used), ck, restart)
-    train_ds = LandmarkDataset(data['train'], data['cache'], train_transform(cfg.image_size, strength=cfg.augment))
+    train_ds = LandmarkDataset(data['train'], data['cache'], train_transform(cfg.image_size, strength=cfg.augment, zoom_out=cfg.zoom_out))
     val_ds = LandmarkDataset(data['val'], data['cache'], eval_transform(cfg.image_size))
     val_loader = DataLoader(val_ds, batch_size=cfg.batch_size * 2, shuffle=False, num_workers=0)
     state = RunState.from_checkpoint(ck) if ck is not None else RunState()
