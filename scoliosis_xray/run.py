@@ -417,7 +417,7 @@ def load_checkpoint(path, map_location='cpu')->dict:
     with open(path, 'rb') as f: head = f.read(8)
     if not (head.startswith(b'PK\x03\x04') or head[:1] == b'\x80'):          # torch writes a zip archive (older: a pickle)
         kind = next((k for m, k in ((b'\x89PNG', 'a PNG image'), (b'\xff\xd8', 'a JPEG image'), (b'{', 'a JSON file'), (b'II*', 'a TIFF image'),
-                                    (b'MM\x00*', 'a TIFF image')) if head.startswith(m)), 'not a checkpoint' if head else 'an empty file (corrupt or cut short)')
+                                    (b'MM\x00*', 'a TIFF image')) if head.startswith(m)), 'not a checkpoint' if head else 'an empty or truncated file (corrupt)')
         raise CheckpointError(f'{path}: {kind}, not a checkpoint; pass a RUN/checkpoints/best.pt written by `scoliosis-xray train`')
     try: ck = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:                 # torch's message ends with advice to load it unsafely: never repeated
