@@ -187,19 +187,20 @@ def save_torch(path, obj, overwrite:bool=False, inputs=())->Path:
 
 _FORMULA = ('=', '+', '-', '@', '\t', '\r')
 
-_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
+_CONTROL = re.compile('\r')   # the one character that splits a row: the writer quotes a LF, not a CR (its line end is LF)
 
 def _cell(v):
     if not isinstance(v, str): return v
-    v = _CONTROL.sub(lambda m: f'\\x{ord(m.group()):02x}', v)   # a CR or LF in a file name would split the row: written as \x0d
+    v = _CONTROL.sub(lambda m: f'\\x{ord(m.group()):02x}', v)   # a CR in a file name would split the row: written as \x0d
     if not v.startswith(_FORMULA): return v
     try: float(v); return v                        # a signed number is data, not a formula
     except ValueError: return "'" + v
 
 def csv_safe(df):
     """`df` with every text cell that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or
-    carriage return: a file named `=HYPERLINK(...).png`) prefixed with `'`, so it opens as text, and control characters
-    (a CR or LF in a file name, which would split the row) written as `\\xNN`. Numbers are kept."""
+    carriage return: a file named `=HYPERLINK(...).png`) prefixed with `'`, so it opens as text, and a carriage return
+    inside a name (which would split the row: the writer quotes a LF but not a CR) written as `\\x0d`. Numbers and
+    every other character are kept, so a path in the table still names its file."""
     out = df.copy()
     for c in out.columns:
         if out[c].dtype.kind == 'O': out[c] = out[c].map(_cell)        # object and string columns
