@@ -36,7 +36,7 @@ from .metrics import choose_threshold, binary_summary, roc_auc
 from .plots import plot_roc, plot_confusion, plot_image_grid
 from .data import load_dataset, make_splits, save_splits, load_splits, ImageCache, XrayDataset
 from .augment import train_transform, eval_transform, describe
-from .model import build_model, freeze_backbone, param_groups
+from .model import build_model, freeze_backbone, param_groups, _spec
 from .synth import default_dataset
 
 # %% ../nbs/15_train.ipynb #c35d773e
@@ -703,6 +703,7 @@ def train(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=False,
     with distributed():                                                  # under torchrun: one process of several
         check_world_batch(cfg)
         resolve_amp(rank_device(resolve_device(cfg.device)), cfg.amp)     # --amp bf16 on a CPU without it: refused before anything is written
+        _spec(cfg.backbone)                                               # an unknown backbone: refused before the data is read (and warned about)
         progress, run = progress and is_main(), Run(cfg.out)
         src = broadcast((cfg.data or str(default_dataset(progress=progress))) if is_main() else None)
         df = load_dataset(src)

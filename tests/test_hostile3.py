@@ -164,3 +164,10 @@ def test_a_bad_first_row_is_data_not_a_header_and_semicolons_are_named(tmp_path)
     assert len(df) == 3 and any("'x' is not a number" in p['problem'] for p in df.attrs['problems'])   # not silently a header
     (lab / 'angles.csv').write_text((lab / 'angles.csv').read_text().replace(',', ';'))
     with pytest.raises(AnnotationError, match='semicolons'): load_landmarks(root)
+
+
+def test_a_bad_backbone_is_refused_before_the_data_warnings(data, tmp_path):
+    r = cli('train', '--data', data / 'data', '--out', tmp_path / 'r', '--backbone', 'resnet5O', '--cache', data / 'cache', '--quiet')
+    one_line_error(r, 'train', "unknown backbone 'resnet5O'")
+    assert 'warning' not in r.stderr, r.stderr                        # the few-images warning used to come first
+    assert not (tmp_path / 'r').exists()
