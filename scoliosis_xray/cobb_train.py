@@ -27,6 +27,7 @@ from .run import (Run, RunError, Checkpoint, PreprocessSpec, fingerprint, locked
 from .data import ImageCache, make_splits, save_splits, load_splits, assign_groups
 from .synth import default_dataset
 from .augment import train_transform, eval_transform, describe
+from .model import BACKBONES
 from .train import (RunState, fit, resolve_device, predict_logits, record_start, environment, data_identity,
                                   resolve_amp, amp_dtype, precision_name, channels_last, epoch_loader,
                                   distributed, is_main, broadcast, check_world_batch, rank_device, shard_batches, run_lock)
@@ -57,6 +58,7 @@ class CobbConfig:
     patience: int = 10              # early stopping: epochs without a better validation score (0 = never stop early)
     augment: float = 1.0            # augmentation strength (0 = none); landmarks move with the image
     zoom_out: float = 0.0           # lower the smallest training zoom by this much (0-0.6): films padded to a wider field of view
+    tilt_weight: float = 0.0        # weight of the vertebra tilt error (radians) in the loss (`landmark_loss`; 0 = corners only)
     val: float = 0.15               # validation share (of the training images)
     test: float = 0.2               # test share, when the dataset has no test split of its own
     splits: str = ''                # an existing splits.csv to reuse ('' = make one)
@@ -93,13 +95,15 @@ def _check_cobb(c):
     if c.batch_size < 2: raise ValueError('batch_size must be at least 2 (BatchNorm needs two images)')
     if c.patience < 0 or c.max_batches < 0 or c.seed < 0 or c.num_workers < -1 or c.channels < 8:
         raise ValueError('patience, max_batches and seed must be >= 0, num_workers >= -1 and channels >= 8')
-    for k, lo, hi in (('lr', 0, 1), ('weight_decay', 0, 1), ('warmup', 0, 1), ('lr_decay', 0, 1), ('min_score', 0, 1), ('augment', 0, 1.5), ('zoom_out', 0, 0.6)):
+    for k, lo, hi in (('lr', 0, 1), ('weight_decay', 0, 1), ('warmup', 0, 1), ('lr_decay', 0, 1), ('min_score', 0, 1), ('augment', 0, 1.5), ('zoom_out', 0, 0.6), ('tilt_weight', 0, 100)):
         v = getattr(c, k)
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
             raise ValueError(f'{k} must be in [{lo}, {hi}], not {v!r}')
     if c.lr == 0 or c.lr_decay == 0: raise ValueError('lr and lr_decay must be above 0')
     if not 0 < c.val < 1 or not 0 <= c.test < 1 or c.val + c.test >= 1:
         raise ValueError(f'val and test are shares: 0 < val, 0 <= test, val + test < 1 (not val={c.val}, test={c.test})')
+    if not isinstance(c.backbone, str) or not c.backbone.startswith(('resnet', 'resnext', 'wide_resnet')) or c.backbone not in BACKBONES:
+        raise ValueError(f'the landmark model needs a ResNet-family backbone ({", ".join(b for b in BACKBONES if b.startswith(("resnet", "resnext", "wide_resnet")))}), not {c.backbone!r}')
     if c.amp not in ('auto', 'bf16', 'fp16', 'off'): raise ValueError(f'amp must be auto, bf16, fp16 or off, not {c.amp!r}')
 
 # %% ../nbs/23_cobb_train.ipynb #8be0dfcf
@@ -225,8 +229,8 @@ def score_landmarks(true_points, true_ang, preds:list, height:float=None)->dict:
 class LandmarkTask:
     "Vertebra landmarks as the training loop sees them: loss, validation (decode, verdict, angles), model selection, logs."
     name = 'landmarks'
-    def __init__(self, min_score:float=MIN_SCORE): self.min_score = float(min_score)
-    def loss(self, out, points): return landmark_loss(out, points)
+    def __init__(self, min_score:float=MIN_SCORE, tilt_weight:float=0.0): self.min_score, self.tilt_weight = float(min_score), float(tilt_weight)
+    def loss(self, out, points): return landmark_loss(out, points, tilt_weight=self.tilt_weight)
     def predictions(self, out): return np.zeros(len(out))             # the training pass is not decoded (speed)
     def train_metrics(self, y, p)->dict: return {}
     @torch.no_grad()
@@ -235,7 +239,7 @@ class LandmarkTask:
         out = []
         for x, q in tqdm(loader, desc='validating', leave=False, disable=not progress):
             o = predict_logits(model, x, device, amp)
-            out.append((q.numpy(), predict_points(o.cpu(), self.min_score, tuple(x.shape[-2:])), landmark_loss(o, q.to(device)).item() * len(x), len(x), x.shape[-2]))
+            out.append((q.numpy(), predict_points(o.cpu(), self.min_score, tuple(x.shape[-2:])), self.loss(o, q.to(device)).item() * len(x), len(x), x.shape[-2]))
         return out
     def summarize(self, parts:list):
         "(true points, predictions, metrics with `loss` and `threshold`) of the batches `parts` from `collect`, in order."
@@ -274,7 +278,7 @@ _NOT_SETTINGS = ('out', 'data', 'device', 'num_workers', 'cache')
 def cobb_fingerprint(cfg:CobbConfig, src, df)->str:
     "Fingerprint of a landmark run: its settings (without where files go) and its data (images, labels, points)."
     pts = fingerprint({'points': [np.round(np.asarray(p, dtype=float), 3).tolist() for p in df['points']]})
-    s = {k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS and not (k == 'zoom_out' and v == 0.0)}   # runs from before zoom_out keep their fingerprint
+    s = {k: v for k, v in asdict(cfg).items() if k not in _NOT_SETTINGS and not (k in ('zoom_out', 'tilt_weight') and v == 0.0)}   # runs from before these options keep their fingerprint
     return fingerprint(dict(s, task='landmarks'),
                        dict(data_identity(src, df), points=pts, splits=sha256_file(cfg.splits) if cfg.splits else None))
 
@@ -354,7 +358,7 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
     writer = tb_writer(run.tb, 'train', purge_step=state.epoch + 1 if ck is not None else 1 if restart else None) if main else None
     common = dict(backbone=cfg.backbone, dropout=0.0, classes=list(VERTEBRAE), weights=winfo,
                   preprocess=PreprocessSpec.from_dict(dict(data['cache'].params, letterbox=True)), config=dict(asdict(cfg), task='landmarks', amp=amp))
-    try: state = fit(run, replace(cfg, amp=amp), LandmarkTask(cfg.min_score), model, train_ds, shard_batches(val_loader), state, writer, common, ck, progress, on_epoch_end)
+    try: state = fit(run, replace(cfg, amp=amp), LandmarkTask(cfg.min_score, cfg.tilt_weight), model, train_ds, shard_batches(val_loader), state, writer, common, ck, progress, on_epoch_end)
     except KeyboardInterrupt:
         if writer: writer.close()
         raise KeyboardInterrupt(f'training interrupted; every completed epoch is saved: continue with `scoliosis-xray cobb train --resume {run.path}`') from None
@@ -367,7 +371,7 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
 def _finish_cobb(cfg, run:Run, writer, state:RunState, val_ds, val_loader, device, amp_used:str='fp32')->dict:
     "The best model's validation overlays, hparams, and the final `metrics.json`."
     model, ck = load_landmark_model(run.best, device)
-    y, preds, vm = LandmarkTask(cfg.min_score).validate(model, val_loader, device, ck.amp)
+    y, preds, vm = LandmarkTask(cfg.min_score, cfg.tilt_weight).validate(model, val_loader, device, ck.amp)
     k = min(6, len(val_ds))
     writer.add_figure('landmarks/val_best', plot_landmark_grid([val_ds[i][0] for i in range(k)], y[:k], preds[:k]), state.best['epoch'])
     best, hist = state.best, state.history

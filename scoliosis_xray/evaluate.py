@@ -214,8 +214,13 @@ def limitations(facts:dict)->list:
     out += _shortcut_sentence(data.get('shortcut_check'))
     if data.get('out_of_scope_excluded'):
         k = data['out_of_scope_excluded']
-        out.append(f'{k} image(s) were left out as not spine radiographs like the training images (out_of_scope.csv gives each '
-                   'reason); the numbers describe the remaining images only, and a check that flags a true radiograph changes them.')
+        s = (f'{k} image(s) were left out as not spine radiographs like the training images (out_of_scope.csv gives each '
+             'reason); the numbers describe the remaining images only, and a check that flags a true radiograph changes them')
+        inc = m.get('including_out_of_scope')
+        if inc:
+            s += f"; with them included ({inc['n']} images): " + ', '.join(
+                f"{name} {format_ci(inc['metrics'][key], 2)}" for key, name in (('roc_auc', 'ROC-AUC'), ('sensitivity', 'sensitivity'), ('specificity', 'specificity')))
+        out.append(s + '.')
     if data.get('synthetic'):
         out.append('All images are synthetic radiographs: these numbers show that the workflow runs and what it can measure, '
                    'not how the model performs on patients.')
@@ -616,6 +621,14 @@ def geometry_hidden(model, ck, rows, cache, p, device='cpu', batch_size:int=32, 
     return facts, ph
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
+def _including_out_of_scope(model, ck, rows, cache, dev, batch_size, n_boot, seed)->dict:
+    """The main metrics at the run's threshold over `rows`, the films the out-of-scope check left out included: the
+    subset the metrics describe is chosen by the model itself, so the report gives both."""
+    p = predict_frame(model, rows, cache, dev, batch_size, progress=False, amp=ck.amp)
+    grp = rows['group'].to_numpy() if 'group' in rows and rows['group'].duplicated().any() else None
+    mm = evaluate_predictions(rows.y.to_numpy(), p, threshold=ck.threshold, n_boot=n_boot, seed=seed, groups=grp)
+    return dict(n=len(rows), metrics={k: mm['operating_points']['chosen']['metrics'][k] for k in ('roc_auc', 'sensitivity', 'specificity', 'accuracy')})
+
 def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
                  progress:bool=True, tensorboard:bool=True, prevalence:float=None, recalibrate:bool=False, geometry:bool=True)->dict:
     """Evaluate the best checkpoint of training run `run` on `split` of its own data, or on all of `data` (external
@@ -638,7 +651,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         if len(failures): write_csv(out / 'skipped.csv', failures)
         if len(ok) == 0: raise EvaluationError(f'none of the {len(rows)} images in {what} could be read; the reasons are in {out / "skipped.csv"}')
         ok, overlap = _leave_out_seen(run, ok, cache, out, src) if external else (ok, 0)
-        ok = exclude_out_of_scope(ok, model, ck, cache, dev, out)       # not spine radiographs: listed in out_of_scope.csv, not scored
+        readable, ok = ok, exclude_out_of_scope(ok, model, ck, cache, dev, out)   # not spine radiographs: listed in out_of_scope.csv, not scored
         n_oos = int(ok.attrs.get('out_of_scope', 0))
         if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
         p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
@@ -649,6 +662,8 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         m = evaluate_predictions(ok.y.to_numpy(), p, threshold=thr, cobb=cobb, n_boot=n_boot, seed=seed, threshold_source=tsrc,
                                  threshold_from='validation', groups=grp, prevalence=prevalence)
         m['left_out'] = dict(unreadable=len(failures), out_of_scope=n_oos, seen_in_training=int(overlap))
+        if n_oos and readable.y.nunique() > 1:                          # the same numbers with the left-out films scored too
+            m['including_out_of_scope'] = _including_out_of_scope(model, ck, readable, cache, dev, batch_size, n_boot, seed)
         ph = None
         if geometry and ck.preprocess.resize != 'crop':
             m['geometry_hidden'], ph = geometry_hidden(model, ck, ok, cache, p, dev, batch_size, n_boot, seed, grp)

@@ -6,10 +6,10 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/landmark_model.html.md"""
 
 # %% auto #0
 __all__ = ['N_VERT', 'N_CORNERS', 'STRIDE', 'N_OUT', 'LOGIT_LIMIT', 'OFFSET_LIMIT', 'MIN_SCORE', 'END_SCORE', 'FLIP_ORDER',
-           'TTA_READINGS', 'AGREE', 'SpineNet', 'build_spine_net', 'vertebra_centres', 'make_targets', 'landmark_loss',
-           'finite_output', 'decode', 'select_vertebrae', 'assess', 'complete_spine', 'to_input_points',
-           'to_image_points', 'augment_points', 'mirror_points', 'reading_input', 'reading_points', 'average_readings',
-           'LandmarkDataset']
+           'TTA_READINGS', 'AGREE', 'SpineNet', 'build_spine_net', 'vertebra_centres', 'make_targets', 'side_vectors',
+           'tilt_error', 'landmark_loss', 'finite_output', 'decode', 'select_vertebrae', 'assess', 'complete_spine',
+           'to_input_points', 'to_image_points', 'augment_points', 'reading_size', 'mirror_points', 'reading_input',
+           'reading_points', 'average_readings', 'LandmarkDataset']
 
 # %% ../nbs/22_landmark_model.ipynb #e24fb54a
 import math
@@ -121,8 +121,21 @@ def _gather(maps, cell):
     idx = (cell[..., 1] * w + cell[..., 0]).clamp(0, h * w - 1)
     return maps.reshape(B, C, h * w).gather(2, idx[:, None, :].expand(B, C, idx.shape[1])).transpose(1, 2)
 
-def landmark_loss(out:torch.Tensor, points:torch.Tensor, corner_weight:float=1.0)->torch.Tensor:
-    "Focal heatmap loss + L1 offset and corner losses of network output `out` (B x 11 x h x w) for points B x 68 x 2 (input px)."
+def side_vectors(corners:torch.Tensor)->torch.Tensor:
+    "Per vertebra the vector from the middle of its left side to the middle of its right side (... x 2) of corner vectors ... x 8 (TL, TR, BL, BR; x, y): the line whose tilt the Cobb angle measures."
+    c = corners.reshape(*corners.shape[:-1], N_CORNERS, 2)
+    return (c[..., 1, :] + c[..., 3, :] - c[..., 0, :] - c[..., 2, :]) / 2
+
+def tilt_error(pred:torch.Tensor, true:torch.Tensor)->torch.Tensor:
+    "Absolute angle (radians, 0-pi) between the side vectors of corner vectors `pred` and `true` (... x 8); finite and differentiable everywhere."
+    a, b = side_vectors(pred), side_vectors(true)
+    cross, dot = a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0], (a * b).sum(-1)
+    return torch.atan2(cross.abs() + 1e-12, dot + 1e-9)
+
+def landmark_loss(out:torch.Tensor, points:torch.Tensor, corner_weight:float=1.0, tilt_weight:float=0.0)->torch.Tensor:
+    """Focal heatmap loss + L1 offset and corner losses of network output `out` (B x 11 x h x w) for points B x 68 x 2
+    (input px), + `tilt_weight` x the mean tilt error (radians, `tilt_error`) of each vertebra's side vector: the
+    corner loss weighs every coordinate alike, the tilt term weighs what the Cobb angle reads."""
     t = make_targets(points, out.shape[-2:])
     prob = torch.sigmoid(out[:, 0]).clamp(1e-4, 1 - 1e-4)
     pos = torch.zeros_like(prob)
@@ -133,7 +146,11 @@ def landmark_loss(out:torch.Tensor, points:torch.Tensor, corner_weight:float=1.0
     v = t['valid'][..., None].float()
     off = (( _gather(out[:, 1:3], t['cell']) - t['offset']).abs() * v).sum() / n_pos / 2
     cor = ((_gather(out[:, 3:], t['cell']) - t['corners']).abs() * v).sum() / n_pos / (2 * N_CORNERS)
-    return focal + off + corner_weight * cor
+    loss = focal + off + corner_weight * cor
+    if tilt_weight:
+        vb, vk = torch.nonzero(t['valid'], as_tuple=True)
+        if len(vb): loss = loss + tilt_weight * tilt_error(_gather(out[:, 3:], t['cell'])[vb, vk], t['corners'][vb, vk]).mean()
+    return loss
 
 # %% ../nbs/22_landmark_model.ipynb #858896eb
 LOGIT_LIMIT = 30.0     # heatmap logits are clipped to +-this (sigmoid is 0 or 1 beyond it, in float32 and float64 alike)
@@ -274,7 +291,12 @@ def augment_points(transform, x:torch.Tensor, points:torch.Tensor)->tuple:
     return y, q
 
 # %% ../nbs/22_landmark_model.ipynb #9c8e8add
-TTA_READINGS = tuple((dx, dy, f) for dx, dy in ((0, 0), (2, 2), (2, 0), (0, 2)) for f in (False, True))  # (shift x, y in px, mirrored)
+TTA_READINGS = tuple((dx, dy, f, 1.0) for dx, dy in ((0, 0), (2, 2), (2, 0), (0, 2)) for f in (False, True))  # (shift x, y in px, mirrored, scale)
+
+def reading_size(hw, scale:float=1.0)->tuple:
+    "The input size (h, w) of a reading at `scale` of an input of `hw` px: scaled, rounded to multiples of 32 (at least 32)."
+    if scale == 1.0: return tuple(int(v) for v in hw)
+    return tuple(max(32, int(round(v * scale / 32)) * 32) for v in hw)
 
 def mirror_points(points, width:float)->np.ndarray:
     "Points ((n*4) x 2) measured on a left-right mirrored input of `width` px, mapped back to the unmirrored input (corners swap sides)."
@@ -282,17 +304,22 @@ def mirror_points(points, width:float)->np.ndarray:
     q[..., 0] = width - q[..., 0]
     return q.reshape(-1, 2)
 
-def reading_input(x:torch.Tensor, dx:int, dy:int, mirrored:bool)->torch.Tensor:
-    "The batch `x` (B x C x H x W) shifted right by `dx` and down by `dy` px (zeros come in), then mirrored if asked."
+def reading_input(x:torch.Tensor, dx:int, dy:int, mirrored:bool, scale:float=1.0)->torch.Tensor:
+    """The batch `x` (B x C x H x W) resized to `reading_size` at `scale` (bilinear), shifted right by `dx` and down by
+    `dy` px (zeros come in), then mirrored if asked."""
+    if scale != 1.0: x = F.interpolate(x, size=reading_size(x.shape[-2:], scale), mode='bilinear', align_corners=False)
     y = torch.zeros_like(x)
     y[..., dy:, dx:] = x[..., :x.shape[-2] - dy, :x.shape[-1] - dx]
     return y.flip(-1) if mirrored else y
 
-def reading_points(points, dx:int, dy:int, mirrored:bool, width:float)->np.ndarray:
-    "Points found on `reading_input(x, dx, dy, mirrored)` mapped back to `x` (input `width` px)."
+def reading_points(points, dx:int, dy:int, mirrored:bool, width:float, scale:float=1.0, height:float=None)->np.ndarray:
+    """Points found on `reading_input(x, dx, dy, mirrored, scale)` mapped back to `x` (input `width` px wide, and
+    `height` px high, needed when `scale` is not 1)."""
     q = np.asarray(points, dtype=float).reshape(-1, 2)
     if not len(q): return q
-    return (mirror_points(q, width) if mirrored else q) - [dx, dy]
+    rh, rw = reading_size((height, width), scale) if scale != 1.0 else (height, width)
+    q = (mirror_points(q, rw) if mirrored else q) - [dx, dy]
+    return q if scale == 1.0 else q * [width / rw, height / rh]
 
 AGREE = 0.25   # a reading more than this many vertebra heights from the readings' median is left out of the average
 

@@ -171,3 +171,9 @@ def test_a_bad_backbone_is_refused_before_the_data_warnings(data, tmp_path):
     one_line_error(r, 'train', "unknown backbone 'resnet5O'")
     assert 'warning' not in r.stderr, r.stderr                        # the few-images warning used to come first
     assert not (tmp_path / 'r').exists()
+
+
+def test_cobb_train_refuses_a_bad_backbone_before_reading_the_data(tmp_path):
+    r = cli('cobb', 'train', '--data', tmp_path / 'no-such-folder', '--out', tmp_path / 'r', '--backbone', 'vgg16', '--quiet')
+    one_line_error(r, 'cobb train', "ResNet-family backbone")                # not the data's problems, not after caching films
+    assert not (tmp_path / 'r').exists()

@@ -1,0 +1,117 @@
+#!/usr/bin/env python
+"""Which readings of a film to average (test-time augmentation): a landmark run's validation and held-out films are
+measured with several reading plans (the default eight readings at the input's size, and the same readings at other
+scales of the input as well), and SMAPE over all films, SMAPE of the films judged ok, the share judged ok, the
+largest-angle MAE and the flag's ROC-AUC (largest angle off by more than 10 degrees) are compared, with the paired
+difference in SMAPE to the default plan (bootstrap over films, 95% interval).
+
+    python benchmarks/bench_cobb_readings.py --run RUN --data DIR [--json benchmarks/results/cobb_readings.json]
+
+The network runs once per film, reading and scale; each plan then decodes and averages its own readings exactly as
+`cobb_evaluate.measure` does (the same functions). Choose a plan on the validation films, confirm it on the held-out
+ones. Writes figures only (no file name or image of the data)."""
+import argparse, json, os, platform, sys, time
+from datetime import date
+from pathlib import Path
+import numpy as np, pandas as pd, torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from scoliosis_xray.cobb_train import load_landmark_model, landmark_table, true_angles, predict_points
+from scoliosis_xray.cobb_evaluate import FLAG_ERROR
+from scoliosis_xray.cobb import cobb_angles
+from scoliosis_xray.core import to_input
+from scoliosis_xray.data import read_image, preprocess
+from scoliosis_xray.landmark_model import (TTA_READINGS, reading_input, reading_points, reading_size, average_readings,
+                                           assess, to_image_points)
+from scoliosis_xray.metrics import roc_auc
+from scoliosis_xray.train import predict_logits
+
+SHIFTS = [r[:3] for r in TTA_READINGS]
+PLANS = {'8 readings (default)': (1.0,), '16: scales 1, 0.875': (1.0, 0.875), '24: scales 1, 1.125, 0.875': (1.0, 1.125, 0.875),
+         '24: scales 1, 0.9375, 0.875': (1.0, 0.9375, 0.875), '24: scales 1, 0.875, 0.75': (1.0, 0.875, 0.75)}
+
+def film_readings(model, ck, im, scales, dev):
+    "{scale: [one `predict_points` dict per reading of `SHIFTS`, points mapped back to the input]} for one film."
+    pp = ck.preprocess
+    hw = tuple(pp.size)
+    x = to_input(preprocess(im, pp.size, pp.window, pp.bits))[None]
+    out = {}
+    for sc in scales:
+        found = [predict_points(predict_logits(model, reading_input(x, dx, dy, f, sc), dev, ck.amp).cpu(), ck.threshold, reading_size(hw, sc))[0]
+                 for dx, dy, f in SHIFTS]
+        out[sc] = [dict(p, points=reading_points(p['points'], dx, dy, f, hw[1], sc, hw[0])) for p, (dx, dy, f) in zip(found, SHIFTS)]
+    return out
+
+def plan_result(reads, scales, im_shape, hw):
+    "(angles or None, ok) of one film's readings at `scales`, averaged as `measure` does."
+    p = average_readings([r for sc in scales for r in reads[sc]])
+    ok = bool(p['readings_used']) and assess(p['points'], p['scores'], p['n_confident'], hw)['ok']
+    pts = to_image_points(p['points'], im_shape, hw) if len(p['points']) else np.zeros((0, 2))
+    if len(pts) != 68 or not np.isfinite(pts).all(): return None, False
+    try: c = cobb_angles(pts, im_shape[0])
+    except ValueError: return None, False
+    return np.array([c['pt'], c['mt'], c['tl']]), ok
+
+def summary(res, T, base=None, n_boot=2000, seed=0):
+    "The plan's figures over films with reference angles `T` (n x 3); `base`: the default plan's per-film SMAPE for the paired difference."
+    A = np.array([a if a is not None else [np.nan] * 3 for a, _ in res]); ok = np.array([o for _, o in res])
+    has = np.isfinite(A).all(1)
+    per = np.ones(len(T))
+    num, den = np.abs(A[has] - T[has]).sum(1), (A[has] + T[has]).sum(1)
+    per[has] = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+    err = np.where(has, np.abs(np.nan_to_num(A).max(1) - T.max(1)), np.inf)       # a film without angles is a bad measurement
+    bad = ~(err <= FLAG_ERROR)
+    s = dict(smape_all=100 * per.mean(), smape_ok=100 * per[ok].mean() if ok.any() else None, ok_share=float(ok.mean()),
+             mae_largest=float(np.mean(err[has])), n_error_over=int(bad.sum()),
+             flag_auc=float(roc_auc(bad.astype(int), (~ok).astype(float))) if 0 < bad.sum() < len(bad) else None)
+    if base is not None:
+        d = per - base
+        rng = np.random.default_rng(seed)
+        bs = np.array([d[rng.integers(0, len(d), len(d))].mean() for _ in range(n_boot)])
+        s['smape_diff_vs_default'] = dict(value=100 * d.mean(), ci=[100 * float(np.quantile(bs, 0.025)), 100 * float(np.quantile(bs, 0.975))])
+    return s, per
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--run', required=True); ap.add_argument('--data', required=True)
+    ap.add_argument('--json', default=str(ROOT / 'benchmarks' / 'results' / 'cobb_readings.json'))
+    ap.add_argument('--limit', type=int, default=0, help='only the first N films of each split (a smoke test)')
+    a = ap.parse_args(argv)
+    dev = torch.device('cpu')
+    model, ck = load_landmark_model(Path(a.run) / 'checkpoints' / 'best.pt', dev)
+    df = landmark_table(a.data)
+    sp = pd.read_csv(Path(a.run) / 'splits.csv')
+    split = {Path(p).name: s for p, s in zip(sp.path, sp.split)}
+    scales = sorted({s for v in PLANS.values() for s in v}, reverse=True)
+    out, t0 = dict(benchmark='bench_cobb_readings', date=str(date.today()), data=Path(a.data).name, run_best_epoch=json.loads((Path(a.run) / 'metrics.json').read_text()).get('best_epoch'),
+                   machine=dict(cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform(), torch=torch.__version__), splits={}), time.time()
+    hw = tuple(ck.preprocess.size)
+    for name in ('val', 'test'):
+        rows = df[[split.get(Path(p).name) == name for p in df.path]].reset_index(drop=True)
+        if a.limit: rows = rows.head(a.limit)
+        T = true_angles(rows)
+        per_plan = {k: [] for k in PLANS}
+        for i, p in enumerate(rows.path):
+            im = read_image(p)
+            reads = film_readings(model, ck, im, scales, dev)
+            for k, sc in PLANS.items(): per_plan[k].append(plan_result(reads, sc, im.shape[:2], hw))
+            if (i + 1) % 10 == 0: print(f'{name}: {i + 1}/{len(rows)} films ({time.time() - t0:.0f} s)', flush=True)
+        base, res = None, {}
+        for k in PLANS:
+            res[k], per = summary(per_plan[k], T, base)
+            if base is None: base = per
+        out['splits'][name] = dict(films=len(rows), plans=res)
+    Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.json).write_text(json.dumps(out, indent=1) + '\n')
+    for name, s in out['splits'].items():
+        print(f"\n{name} films ({s['films']}):\n| plan | SMAPE all | paired diff vs default (95% CI) | SMAPE ok | ok | MAE largest | off > 10° | flag AUC |\n|---|---|---|---|---|---|---|---|")
+        for k, r in s['plans'].items():
+            d = r.get('smape_diff_vs_default')
+            print(f"| {k} | {r['smape_all']:.2f}% | " + (f"{d['value']:+.2f} ({d['ci'][0]:+.2f} to {d['ci'][1]:+.2f})" if d else '-')
+                  + f" | {r['smape_ok'] if r['smape_ok'] is None else round(r['smape_ok'], 2)}% | {100 * r['ok_share']:.1f}% | {r['mae_largest']:.2f}° | {r['n_error_over']} | "
+                  + ('-' if r['flag_auc'] is None else f"{r['flag_auc']:.2f}") + ' |')
+    print(f'wrote {a.json} ({time.time() - t0:.0f} s)')
+
+if __name__ == '__main__':
+    main()
