@@ -90,7 +90,8 @@ def summary(folds:list)->dict:
     pick = lambda f: dict(smape_all=value(f, 'all_films', 'smape', 'value'), smape_all_ci=value(f, 'all_films', 'smape', 'ci'),
                           smape_ok=value(f, 'ok_films', 'smape', 'value'), ok_share=value(f, 'verdict', 'ok_share', 'value'),
                           mae_largest_all=value(f, 'all_films', 'mae', 'largest', 'value'), icc_all=value(f, 'all_films', 'icc', 'value'),
-                          flag_auc=value(f, 'verdict', 'flag_auc', 'value'), films=value(f, 'verdict', 'n'))
+                          flag_auc=value(f, 'verdict', 'flag_auc', 'value'), confidence_auc=value(f, 'verdict', 'confidence_auc', 'value'),
+                          films=value(f, 'verdict', 'n'))
     rows = [pick(f) for f in folds]
     if len(rows) == 1: return rows[0]
     return {k: (float(np.mean([r[k] for r in rows if isinstance(r[k], (int, float))])) if not k.endswith('_ci') else None) for k in rows[0]}
@@ -101,10 +102,10 @@ def table(res)->str:
     f = lambda v, d=1, pct=False: '-' if v is None else (f'{100 * v:.{d}f}%' if pct else f'{v:.{d}f}')
     ci = s.get('smape_all_ci')
     return '\n'.join([
-        '| held-out films | SMAPE, all films | SMAPE, ok films | ok | largest-angle MAE, all | ICC, all | flag ROC-AUC (error > 10°) |',
-        '|---|---|---|---|---|---|---|',
+        '| held-out films | SMAPE, all films | SMAPE, ok films | ok | largest-angle MAE, all | ICC, all | flag ROC-AUC (error > 10°) | confidence ROC-AUC |',
+        '|---|---|---|---|---|---|---|---|',
         f"| {s['films']} | {f(s['smape_all'])}%" + (f' ({ci[0]:.1f}-{ci[1]:.1f})' if ci else '') +
-        f" | {f(s['smape_ok'])}% | {f(s['ok_share'], 1, True)} | {f(s['mae_largest_all'])}° | {f(s['icc_all'], 3)} | {f(s['flag_auc'], 2)} |"])
+        f" | {f(s['smape_ok'])}% | {f(s['ok_share'], 1, True)} | {f(s['mae_largest_all'])}° | {f(s['icc_all'], 3)} | {f(s['flag_auc'], 2)} | {f(s.get('confidence_auc'), 2)} |"])
 
 
 def main(argv=None):

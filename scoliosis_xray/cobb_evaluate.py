@@ -37,7 +37,7 @@ from .cobb_train import (load_landmark_model, predict_points, cobb_settings, lan
                                       plot_landmark_grid)
 
 # %% ../nbs/24_cobb_evaluate.ipynb #68c752f0
-COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'readings_used', 'pt', 'mt', 'tl', 'largest', 'spread', 'severity', 'upper_end',
+COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'readings_used', 'confidence', 'pt', 'mt', 'tl', 'largest', 'spread', 'severity', 'upper_end',
                 'lower_end', 'apex', 'curve_type', 'inverted', 'error']
 POINT_COLUMNS = [f'x{k}' for k in range(4 * N_VERT)] + [f'y{k}' for k in range(4 * N_VERT)]
 
@@ -73,6 +73,8 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
     `readings_used` counts the ok readings that agreed and went into the average (0: none was ok, and the flagged
     readings were averaged instead). `n_found`: vertebrae found with confidence (the best effort fills up to 17).
     `spread`: the standard deviation (degrees) of the largest angle over the averaged readings, NaN for one reading.
+    `confidence`: the share of the film's readings whose own verdict was ok (0-1), a graded verdict: on real films it
+    ranks the films whose largest angle is off by more than 10° better than the binary verdict does (24_cobb_evaluate).
     `polarity`: a film none of whose readings passes is read once more with its grey levels reversed (`inverted`), and
     that reading is kept when one of its readings passes (`inverted` True): a negative, or a MONOCHROME1 film that
     lost its tag, is then measured instead of flagged."""
@@ -95,8 +97,9 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
         try: angles = cobb_angles(pts, im.shape[0]) if has else None
         except ValueError as e: angles, has, ok, reasons = None, False, False, list(reasons) + [str(e)]   # degenerate points: no angle
         big = [_largest(reads[k][i]['points'], hw[0]) for k in p.get('used', [])]
+        conf = float(np.mean([bool(r[i].get('ok', False)) for r in reads]))
         res.append(dict(points=pts, ok=bool(ok and has), reasons=reasons, n_found=int(p.get('n_sure', p['n_found'])),
-                        readings_used=p.get('readings_used', 1), angles=angles,
+                        readings_used=p.get('readings_used', 1), confidence=conf, angles=angles,
                         spread=float(np.std(big)) if len(big) > 1 and np.isfinite(big).all() else float('nan'), inverted=False))
     again = [i for i, r in enumerate(res) if r['readings_used'] == 0] if polarity else []
     if again:
@@ -107,10 +110,10 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
 
 # %% ../nbs/24_cobb_evaluate.ipynb #ad9ca314
 def _row(path, m=None, error='')->dict:
-    r = dict(path=str(path), verdict='', reasons='', n_found=0, readings_used=0, **{k: np.nan for k in ('pt', 'mt', 'tl', 'largest', 'spread')},
+    r = dict(path=str(path), verdict='', reasons='', n_found=0, readings_used=0, confidence=np.nan, **{k: np.nan for k in ('pt', 'mt', 'tl', 'largest', 'spread')},
              severity='', upper_end='', lower_end='', apex='', curve_type='', inverted=False, error=error)
     if m is not None:
-        r.update(verdict='ok' if m['ok'] else 'flagged', reasons='; '.join(m['reasons']), n_found=m['n_found'], readings_used=m['readings_used'], spread=m.get('spread', np.nan), inverted=bool(m.get('inverted', False)))
+        r.update(verdict='ok' if m['ok'] else 'flagged', reasons='; '.join(m['reasons']), n_found=m['n_found'], readings_used=m['readings_used'], confidence=m.get('confidence', np.nan), spread=m.get('spread', np.nan), inverted=bool(m.get('inverted', False)))
         if m['angles'] is not None: r.update({k: m['angles'][k] for k in ('pt', 'mt', 'tl', 'largest', 'severity', 'upper_end', 'lower_end', 'apex', 'curve_type')})
     pts = np.full((4 * N_VERT, 2), np.nan)
     if m is not None and m['angles'] is not None: pts = np.asarray(m['points']).reshape(-1, 2)
@@ -238,6 +241,7 @@ def _table(rows, meas)->pd.DataFrame:
                           true_pt=t[:, 0], true_mt=t[:, 1], true_tl=t[:, 2], true_largest=t.max(1)))
     for k in ('pt', 'mt', 'tl', 'largest'): d[k] = [m['angles'][k] if got(m) else np.nan for m in meas]
     d['spread'] = [m.get('spread', np.nan) if m is not None else np.nan for m in meas]
+    d['confidence'] = [m.get('confidence', np.nan) if m is not None else np.nan for m in meas]
     d['inverted'] = [bool(m.get('inverted', False)) if m is not None else False for m in meas]
     d['true_severity'] = [severity(v) for v in d.true_largest]
     d['severity'] = [severity(v) if v == v else '' for v in d.largest]
@@ -263,7 +267,7 @@ def _auc_entry(bad, score):
 
 def _facts(tab, rows, meas, n_boot, seed)->dict:
     """The evaluation's numbers: `all` (every film, best-effort angles; SMAPE with unmeasured films at 100%), `ok` (the
-    films the verdict judged ok), `verdict` (ok share, the flag's and the spread's ROC-AUC for a largest-angle error
+    films the verdict judged ok), `verdict` (ok share, the flag's, the spread's and the confidence's ROC-AUC for a largest-angle error
     above `FLAG_ERROR`, SMAPE of flagged and ok films), `landmarks` (point error of films with comparable landmarks)."""
     ok = (tab.verdict == 'ok').to_numpy()
     A, T = tab[['pt', 'mt', 'tl']].to_numpy(float), tab[['true_pt', 'true_mt', 'true_tl']].to_numpy(float)
@@ -279,9 +283,10 @@ def _facts(tab, rows, meas, n_boot, seed)->dict:
     err = np.abs(tab.largest - tab.true_largest).to_numpy()
     bad = ~(err <= FLAG_ERROR)                                        # unmeasured films are bad measurements too
     spread = np.nan_to_num(tab.spread.to_numpy(float), nan=90.0)
+    conf = np.nan_to_num(tab.confidence.to_numpy(float), nan=0.0) if 'confidence' in tab else np.zeros(len(tab))
     f['verdict'] = dict(n=len(tab), n_ok=int(ok.sum()), ok_share=dict(value=json_number(ok.mean()), ci=exact_ci(int(ok.sum()), len(ok))),
                         error_over=FLAG_ERROR, n_error_over=int(bad.sum()),
-                        flag_auc=_auc_entry(bad, (~ok).astype(float)), spread_auc=_auc_entry(bad, np.clip(spread / 90.0, 0, 1)),
+                        flag_auc=_auc_entry(bad, (~ok).astype(float)), spread_auc=_auc_entry(bad, np.clip(spread / 90.0, 0, 1)), confidence_auc=_auc_entry(bad, 1.0 - conf),
                         smape_ok=json_number(100 * per[ok].mean()) if ok.any() else None,
                         smape_flagged=json_number(100 * per[~ok].mean()) if (~ok).any() else None)
     f['agreement'] = f['ok'] if ok.sum() >= 2 else {}
@@ -335,6 +340,7 @@ def _verdict_lines(v:dict)->list:
     auc = lambda e: e.get('note', '-') if e['value'] is None else _fmt_entry(e)
     return [('ok share', _fmt_entry(v['ok_share'])), (f"films off by > {v['error_over']:g}° (largest angle)", str(v['n_error_over'])),
             ('flag ROC-AUC for those', auc(v['flag_auc'])), ('readings spread ROC-AUC', auc(v['spread_auc'])),
+            ('confidence ROC-AUC (share of readings ok)', auc(v['confidence_auc']) if 'confidence_auc' in v else '-'),
             ('SMAPE, ok films', pct(v['smape_ok'])), ('SMAPE, flagged films', pct(v['smape_flagged']))]
 
 def format_agreement(f:dict)->str:
@@ -473,13 +479,13 @@ def real_data_results(path=None)->str:
     num = lambda v, d=1, pct=False: '-' if v is None else (f'{100 * v:.{d}f}%' if pct else f'{v:.{d}f}')
     val = lambda d, *ks: _dig(d, *ks, 'value')
     ci = lambda d, *ks: _dig(d, *ks, 'ci')
-    lines = ['| held-out fold | films | SMAPE, all films (95% CI) | SMAPE, ok films | ok | largest-angle MAE, all | ICC, all | flag ROC-AUC (error > 10°) | epochs (best) | s/epoch |',
-             '|---|---|---|---|---|---|---|---|---|---|']
+    lines = ['| held-out fold | films | SMAPE, all films (95% CI) | SMAPE, ok films | ok | largest-angle MAE, all | ICC, all | flag ROC-AUC (error > 10°) | confidence ROC-AUC | epochs (best) | s/epoch |',
+             '|---|---|---|---|---|---|---|---|---|---|---|']
     for f in r['folds']:
         c = ci(f, 'all_films', 'smape')
         lines.append(f"| {f['fold'] + 1} of {r['data']['folds']} | {val(f, 'verdict', 'n') or f['verdict']['n']} | {num(val(f, 'all_films', 'smape'))}%"
                      + (f' ({c[0]:.1f}-{c[1]:.1f})' if c else '') + f" | {num(val(f, 'ok_films', 'smape'))}% | {num(val(f, 'verdict', 'ok_share'), 0, True)}"
-                     f" | {num(val(f, 'all_films', 'mae', 'largest'))}° | {num(val(f, 'all_films', 'icc'), 3)} | {num(val(f, 'verdict', 'flag_auc'), 2)}"
+                     f" | {num(val(f, 'all_films', 'mae', 'largest'))}° | {num(val(f, 'all_films', 'icc'), 3)} | {num(val(f, 'verdict', 'flag_auc'), 2)} | {num(val(f, 'verdict', 'confidence_auc'), 2)}"
                      f" | {f['epochs_run']} ({f['best_epoch']}) | {num(f['seconds_per_epoch'], 0)} |")
     f0, m = r['folds'][0], r['machine']
     init = 'ImageNet weights' if str(f0.get('weights', '')).lower().startswith('imagenet') else 'random initialisation'
@@ -512,8 +518,8 @@ def real_data_levers(folder=None)->str:
     files = sorted(folder.glob('cobb_real*.json'), key=lambda f: (f != REAL_RESULTS.with_name(REAL_RESULTS.name), f.name))
     if not files: return f'(no real-data results here: run `make bench-cobb-real DATA=DIR` to write them in {folder.name})'
     num = lambda v, d=1: '-' if v is None else f'{v:.{d}f}'
-    lines = ['| `cobb train` options | held-out films | SMAPE, all films (95% CI) | SMAPE, ok films | ok | largest-angle MAE | flag ROC-AUC | epochs (best) | file |',
-             '|---|---|---|---|---|---|---|---|---|']
+    lines = ['| `cobb train` options | held-out films | SMAPE, all films (95% CI) | SMAPE, ok films | ok | largest-angle MAE | flag ROC-AUC | confidence ROC-AUC | epochs (best) | file |',
+             '|---|---|---|---|---|---|---|---|---|---|']
     for f in files:
         r = json.loads(f.read_text())
         opts = ' '.join(str(o) for o in r.get('extra_options') or []) or 'default recipe'
@@ -521,7 +527,7 @@ def real_data_levers(folder=None)->str:
             c, ok = _dig(fo, 'all_films', 'smape', 'ci'), _dig(fo, 'verdict', 'ok_share', 'value')
             lines.append(f"| {opts} | {_dig(fo, 'verdict', 'n')} | {num(_dig(fo, 'all_films', 'smape', 'value'))}%" + (f' ({c[0]:.1f}-{c[1]:.1f})' if c else '')
                          + f" | {num(_dig(fo, 'ok_films', 'smape', 'value'))}% | {'-' if ok is None else f'{100 * ok:.0f}%'} | {num(_dig(fo, 'all_films', 'mae', 'largest', 'value'))}°"
-                         f" | {num(_dig(fo, 'verdict', 'flag_auc', 'value'), 2)} | {fo['epochs_run']} ({fo['best_epoch']}) | `{f.name}` |")
+                         f" | {num(_dig(fo, 'verdict', 'flag_auc', 'value'), 2)} | {num(_dig(fo, 'verdict', 'confidence_auc', 'value'), 2)} | {fo['epochs_run']} ({fo['best_epoch']}) | `{f.name}` |")
     return '\n'.join(lines)
 
 # %% ../nbs/24_cobb_evaluate.ipynb #rdplan1
