@@ -7,8 +7,8 @@ difference in SMAPE to the default plan (bootstrap over films, 95% interval).
 
     python benchmarks/bench_cobb_readings.py --run RUN --data DIR [--json benchmarks/results/cobb_readings.json]
 
-The network runs once per film, reading and scale; each plan then decodes and averages its own readings exactly as
-`cobb_evaluate.measure` does (the same functions). Choose a plan on the validation films, confirm it on the held-out
+The network runs once per film, reading and scale (`cobb_evaluate.read_points`); each plan then combines its own
+readings with `cobb_evaluate.combine_readings`, the function `measure` uses. Choose a plan on the validation films, confirm it on the held-out
 ones. Writes figures only (no file name or image of the data)."""
 import argparse, json, os, platform, sys, time
 from datetime import date
@@ -17,41 +17,28 @@ import numpy as np, pandas as pd, torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scoliosis_xray.cobb_train import load_landmark_model, landmark_table, true_angles, predict_points
-from scoliosis_xray.cobb_evaluate import FLAG_ERROR
-from scoliosis_xray.cobb import cobb_angles
+from scoliosis_xray.cobb_train import load_landmark_model, landmark_table, true_angles
+from scoliosis_xray.cobb_evaluate import FLAG_ERROR, read_points, combine_readings
 from scoliosis_xray.core import to_input
 from scoliosis_xray.data import read_image, preprocess
-from scoliosis_xray.landmark_model import (TTA_READINGS, reading_input, reading_points, reading_size, average_readings,
-                                           assess, to_image_points)
+from scoliosis_xray.landmark_model import TTA_READINGS
 from scoliosis_xray.metrics import roc_auc
-from scoliosis_xray.train import predict_logits
 
 SHIFTS = [r[:3] for r in TTA_READINGS]
 PLANS = {'8 readings (default)': (1.0,), '16: scales 1, 0.875': (1.0, 0.875), '24: scales 1, 1.125, 0.875': (1.0, 1.125, 0.875),
          '24: scales 1, 0.9375, 0.875': (1.0, 0.9375, 0.875), '24: scales 1, 0.875, 0.75': (1.0, 0.875, 0.75)}
 
 def film_readings(model, ck, im, scales, dev):
-    "{scale: [one `predict_points` dict per reading of `SHIFTS`, points mapped back to the input]} for one film."
+    "{scale: [one `read_points` dict per reading of `SHIFTS` at that scale]} for one film: the network runs once per reading."
     pp = ck.preprocess
-    hw = tuple(pp.size)
     x = to_input(preprocess(im, pp.size, pp.window, pp.bits))[None]
-    out = {}
-    for sc in scales:
-        found = [predict_points(predict_logits(model, reading_input(x, dx, dy, f, sc), dev, ck.amp).cpu(), ck.threshold, reading_size(hw, sc))[0]
-                 for dx, dy, f in SHIFTS]
-        out[sc] = [dict(p, points=reading_points(p['points'], dx, dy, f, hw[1], sc, hw[0])) for p, (dx, dy, f) in zip(found, SHIFTS)]
-    return out
+    return {sc: [r[0] for r in read_points(model, ck, x, [(dx, dy, f, sc) for dx, dy, f in SHIFTS], dev)] for sc in scales}
 
 def plan_result(reads, scales, im_shape, hw):
-    "(angles or None, ok) of one film's readings at `scales`, averaged as `measure` does."
-    p = average_readings([r for sc in scales for r in reads[sc]])
-    ok = bool(p['readings_used']) and assess(p['points'], p['scores'], p['n_confident'], hw)['ok']
-    pts = to_image_points(p['points'], im_shape, hw) if len(p['points']) else np.zeros((0, 2))
-    if len(pts) != 68 or not np.isfinite(pts).all(): return None, False
-    try: c = cobb_angles(pts, im_shape[0])
-    except ValueError: return None, False
-    return np.array([c['pt'], c['mt'], c['tl']]), ok
+    "(angles or None, ok) of one film's readings at `scales`, combined as `measure` combines them (`combine_readings`)."
+    m = combine_readings([r for sc in scales for r in reads[sc]], im_shape, hw)
+    if m['angles'] is None: return None, False
+    return np.array([m['angles'][k] for k in ('pt', 'mt', 'tl')]), m['ok']
 
 def summary(res, T, base=None, n_boot=2000, seed=0):
     "The plan's figures over films with reference angles `T` (n x 3); `base`: the default plan's per-film SMAPE for the paired difference."

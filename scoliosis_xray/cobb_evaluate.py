@@ -6,9 +6,9 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cobb_evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['COBB_COLUMNS', 'POINT_COLUMNS', 'FLAG_ERROR', 'REAL_RESULTS', 'ROBUST_RESULTS', 'READINGS_RESULTS', 'reading_plan',
-           'inverted', 'measure', 'measure_each', 'partial_path', 'predict_cobb', 'format_agreement',
-           'cobb_limitations', 'evaluate_cobb', 'measurement_vs_classifier', 'real_data_results', 'robustness_results',
-           'real_data_levers', 'readings_results']
+           'inverted', 'read_points', 'combine_readings', 'measure', 'measure_each', 'partial_path', 'predict_cobb',
+           'format_agreement', 'cobb_limitations', 'evaluate_cobb', 'measurement_vs_classifier', 'real_data_results',
+           'robustness_results', 'real_data_levers', 'readings_results']
 
 # %% ../nbs/24_cobb_evaluate.ipynb #f785f15a
 import json, math, os
@@ -66,6 +66,32 @@ def inverted(im)->np.ndarray:
     a = np.asarray(im, dtype=np.float32)
     return a.max() + a.min() - a
 
+def read_points(model, ck, x, readings, device, min_score:float=None)->list:
+    """The network's reading of the input batch `x` (B x 1 x H x W, checkpoint `ck`'s input size) for each of `readings`
+    (`reading_plan`): per reading, per film, the `predict_points` dict, its points mapped back to the input."""
+    thr, hw = ck.threshold if min_score is None else min_score, tuple(ck.preprocess.size)
+    reads = []
+    for dx, dy, f, sc in reading_plan(readings):
+        found = predict_points(predict_logits(model, reading_input(x, dx, dy, f, sc), device, ck.amp).cpu(), thr, reading_size(hw, sc))
+        reads.append([dict(p, points=reading_points(p['points'], dx, dy, f, hw[1], sc, hw[0])) for p in found])
+    return reads
+
+def combine_readings(film_reads:list, film_hw, hw)->dict:
+    """One film's measurement (a `measure` entry) from its readings (`read_points` dicts, one per reading) on an input
+    of `hw` px, for a film of `film_hw` px: the readings averaged (`average_readings`), the verdict, the angles."""
+    p = average_readings(film_reads)
+    if p['readings_used']:
+        v = assess(p['points'], p['scores'], p['n_confident'], hw); ok, reasons = v['ok'], v['reasons']
+    else: ok, reasons = False, list(p['reasons']) or ['no reading of the film passed the checks']
+    pts = to_image_points(p['points'], film_hw, hw) if len(p['points']) else np.zeros((0, 2))
+    has = len(pts) == 4 * N_VERT and np.isfinite(pts).all()
+    try: angles = cobb_angles(pts, film_hw[0]) if has else None
+    except ValueError as e: angles, has, ok, reasons = None, False, False, list(reasons) + [str(e)]   # degenerate points: no angle
+    big = [_largest(film_reads[k]['points'], hw[0]) for k in p.get('used', [])]
+    return dict(points=pts, ok=bool(ok and has), reasons=reasons, n_found=int(p.get('n_sure', p['n_found'])),
+                readings_used=p.get('readings_used', 1), confidence=float(np.mean([bool(r.get('ok', False)) for r in film_reads])), angles=angles,
+                spread=float(np.std(big)) if len(big) > 1 and np.isfinite(big).all() else float('nan'), inverted=False)
+
 def measure(model, ck, images:list, device, min_score:float=None, readings=None, polarity:bool=True)->list:
     """Measure films given as 2-D arrays: per film dict(points in film px, ok, reasons, n_found, readings_used, angles
     dict or None, spread). Every film with 17 vertebrae gets its angles, flagged or not: `ok` and `reasons` are the
@@ -81,26 +107,8 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
     readings = reading_plan(readings)
     pp = ck.preprocess
     x = torch.stack([to_input(preprocess(im, pp.size, pp.window, pp.bits)) for im in images])
-    thr, hw = ck.threshold if min_score is None else min_score, tuple(pp.size)
-    reads = []
-    for dx, dy, f, sc in readings:
-        found = predict_points(predict_logits(model, reading_input(x, dx, dy, f, sc), device, ck.amp).cpu(), thr, reading_size(hw, sc))
-        reads.append([dict(p, points=reading_points(p['points'], dx, dy, f, hw[1], sc, hw[0])) for p in found])
-    res = []
-    for i, im in enumerate(images):
-        p = average_readings([r[i] for r in reads])
-        if p['readings_used']:
-            v = assess(p['points'], p['scores'], p['n_confident'], hw); ok, reasons = v['ok'], v['reasons']
-        else: ok, reasons = False, list(p['reasons']) or ['no reading of the film passed the checks']
-        pts = to_image_points(p['points'], im.shape, pp.size) if len(p['points']) else np.zeros((0, 2))
-        has = len(pts) == 4 * N_VERT and np.isfinite(pts).all()
-        try: angles = cobb_angles(pts, im.shape[0]) if has else None
-        except ValueError as e: angles, has, ok, reasons = None, False, False, list(reasons) + [str(e)]   # degenerate points: no angle
-        big = [_largest(reads[k][i]['points'], hw[0]) for k in p.get('used', [])]
-        conf = float(np.mean([bool(r[i].get('ok', False)) for r in reads]))
-        res.append(dict(points=pts, ok=bool(ok and has), reasons=reasons, n_found=int(p.get('n_sure', p['n_found'])),
-                        readings_used=p.get('readings_used', 1), confidence=conf, angles=angles,
-                        spread=float(np.std(big)) if len(big) > 1 and np.isfinite(big).all() else float('nan'), inverted=False))
+    reads = read_points(model, ck, x, readings, device, min_score)
+    res = [combine_readings([r[i] for r in reads], im.shape, tuple(pp.size)) for i, im in enumerate(images)]
     again = [i for i, r in enumerate(res) if r['readings_used'] == 0] if polarity else []
     if again:
         for i, r in zip(again, measure(model, ck, [inverted(images[i]) for i in again], device, min_score=min_score, readings=readings, polarity=False)):
