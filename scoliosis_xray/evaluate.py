@@ -621,12 +621,11 @@ def geometry_hidden(model, ck, rows, cache, p, device='cpu', batch_size:int=32, 
     return facts, ph
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
-def _including_out_of_scope(model, ck, rows, cache, dev, batch_size, n_boot, seed)->dict:
-    """The main metrics at the run's threshold over `rows`, the films the out-of-scope check left out included: the
-    subset the metrics describe is chosen by the model itself, so the report gives both."""
-    p = predict_frame(model, rows, cache, dev, batch_size, progress=False, amp=ck.amp)
+def _including_out_of_scope(rows, p, threshold, n_boot, seed)->dict:
+    """The main metrics at `threshold` over `rows` (predicted `p`), the films the out-of-scope check left out included:
+    the subset the metrics describe is chosen by the model itself, so the report gives both."""
     grp = rows['group'].to_numpy() if 'group' in rows and rows['group'].duplicated().any() else None
-    mm = evaluate_predictions(rows.y.to_numpy(), p, threshold=ck.threshold, n_boot=n_boot, seed=seed, groups=grp)
+    mm = evaluate_predictions(rows.y.to_numpy(), p, threshold=threshold, n_boot=n_boot, seed=seed, groups=grp)
     return dict(n=len(rows), metrics={k: mm['operating_points']['chosen']['metrics'][k] for k in ('roc_auc', 'sensitivity', 'specificity', 'accuracy')})
 
 def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, seed:int=0, device='auto', batch_size:int=32,
@@ -654,7 +653,10 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         readable, ok = ok, exclude_out_of_scope(ok, model, ck, cache, dev, out)   # not spine radiographs: listed in out_of_scope.csv, not scored
         n_oos = int(ok.attrs.get('out_of_scope', 0))
         if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
-        p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
+        if n_oos:                                                       # every readable film predicted once; the metrics take the kept ones
+            p_all = predict_frame(model, readable, cache, dev, batch_size, progress, amp=ck.amp)
+            p = p_all[readable['path'].isin(set(ok['path'])).to_numpy()]
+        else: p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
         thr = ck.threshold
         tsrc = f"validation split of {run.name} ({ck.threshold_method}, best epoch {ck.epoch})"
@@ -663,7 +665,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
                                  threshold_from='validation', groups=grp, prevalence=prevalence)
         m['left_out'] = dict(unreadable=len(failures), out_of_scope=n_oos, seen_in_training=int(overlap))
         if n_oos and readable.y.nunique() > 1:                          # the same numbers with the left-out films scored too
-            m['including_out_of_scope'] = _including_out_of_scope(model, ck, readable, cache, dev, batch_size, n_boot, seed)
+            m['including_out_of_scope'] = _including_out_of_scope(readable, p_all, thr, n_boot, seed)
         ph = None
         if geometry and ck.preprocess.resize != 'crop':
             m['geometry_hidden'], ph = geometry_hidden(model, ck, ok, cache, p, dev, batch_size, n_boot, seed, grp)
