@@ -13,12 +13,14 @@ ones. Writes figures only (no file name or image of the data)."""
 import argparse, json, os, platform, sys, time
 from datetime import date
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scoliosis_xray.cobb_train import load_landmark_model, landmark_table, true_angles
-from scoliosis_xray.cobb_evaluate import FLAG_ERROR, read_points, combine_readings
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from landmark_run import open_run
+from scoliosis_xray.cobb_train import true_angles
+from scoliosis_xray.cobb_evaluate import FLAG_ERROR, read_points, combine_readings, _smape_per_film
 from scoliosis_xray.core import to_input
 from scoliosis_xray.data import read_image, preprocess
 from scoliosis_xray.landmark_model import TTA_READINGS
@@ -44,9 +46,7 @@ def summary(res, T, base=None, n_boot=2000, seed=0):
     "The plan's figures over films with reference angles `T` (n x 3); `base`: the default plan's per-film SMAPE for the paired difference."
     A = np.array([a if a is not None else [np.nan] * 3 for a, _ in res]); ok = np.array([o for _, o in res])
     has = np.isfinite(A).all(1)
-    per = np.ones(len(T))
-    num, den = np.abs(A[has] - T[has]).sum(1), (A[has] + T[has]).sum(1)
-    per[has] = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+    per = _smape_per_film(A, T)
     err = np.where(has, np.abs(np.nan_to_num(A).max(1) - T.max(1)), np.inf)       # a film without angles is a bad measurement
     bad = ~(err <= FLAG_ERROR)
     s = dict(smape_all=100 * per.mean(), smape_ok=100 * per[ok].mean() if ok.any() else None, ok_share=float(ok.mean()),
@@ -66,16 +66,13 @@ def main(argv=None):
     ap.add_argument('--limit', type=int, default=0, help='only the first N films of each split (a smoke test)')
     a = ap.parse_args(argv)
     dev = torch.device('cpu')
-    model, ck = load_landmark_model(Path(a.run) / 'checkpoints' / 'best.pt', dev)
-    df = landmark_table(a.data)
-    sp = pd.read_csv(Path(a.run) / 'splits.csv')
-    split = {Path(p).name: s for p, s in zip(sp.path, sp.split)}
+    model, ck, films = open_run(a.run, a.data, dev)
     scales = sorted({s for v in PLANS.values() for s in v}, reverse=True)
     out, t0 = dict(benchmark='bench_cobb_readings', date=str(date.today()), data=Path(a.data).name, run_best_epoch=json.loads((Path(a.run) / 'metrics.json').read_text()).get('best_epoch'),
                    machine=dict(cpu_count=os.cpu_count(), torch_threads=torch.get_num_threads(), platform=platform.platform(), torch=torch.__version__), splits={}), time.time()
     hw = tuple(ck.preprocess.size)
     for name in ('val', 'test'):
-        rows = df[[split.get(Path(p).name) == name for p in df.path]].reset_index(drop=True)
+        rows = films[films.split == name].reset_index(drop=True)
         if a.limit: rows = rows.head(a.limit)
         T = true_angles(rows)
         per_plan = {k: [] for k in PLANS}

@@ -13,13 +13,15 @@ only (no file name or image of the data)."""
 import argparse, io, json, os, platform, sys, time
 from datetime import date
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, torch
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from scoliosis_xray.cobb_train import load_landmark_model, landmark_table, true_angles
-from scoliosis_xray.cobb_evaluate import measure_each
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from landmark_run import open_run
+from scoliosis_xray.cobb_train import true_angles
+from scoliosis_xray.cobb_evaluate import measure_each, _smape_per_film
 from scoliosis_xray.data import read_image
 
 def _pil(a): return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
@@ -39,13 +41,12 @@ def main(argv=None):
     ap.add_argument('--run', required=True); ap.add_argument('--data', required=True); ap.add_argument('--split', default='test')
     ap.add_argument('--json', default=str(ROOT / 'benchmarks' / 'results' / 'cobb_robust.json'))
     ap.add_argument('--readings', type=int, default=8)
+    ap.add_argument('--limit', type=int, default=0, help='only the first N films (a smoke test)')
     a = ap.parse_args(argv)
     dev = torch.device('cpu')
-    model, ck = load_landmark_model(Path(a.run) / 'checkpoints' / 'best.pt', dev)
-    df = landmark_table(a.data)
-    sp = pd.read_csv(Path(a.run) / 'splits.csv')
-    split = {Path(p).name: s for p, s in zip(sp.path, sp.split)}
-    rows = df[[split.get(Path(p).name) == a.split for p in df.path]].reset_index(drop=True)
+    model, ck, films = open_run(a.run, a.data, dev)
+    rows = films[films.split == a.split].reset_index(drop=True)
+    if a.limit: rows = rows.head(a.limit)
     T = true_angles(rows)
     out, t0 = {}, time.time()
     for i, p in enumerate(rows.path):
@@ -62,8 +63,7 @@ def main(argv=None):
     for name, v in out.items():
         A = np.array([x for x, _ in v], dtype=float); ok = np.array([o for _, o in v])
         has = np.isfinite(A).all(1)
-        per = np.ones(len(A)); den = (A[has] + T[has]).sum(1)
-        per[has] = np.abs(A[has] - T[has]).sum(1) / np.where(den > 0, den, 1)
+        per = _smape_per_film(A, T)
         err = np.abs(A.max(1) - T.max(1))
         res['changes'][name] = dict(smape_all=round(100 * per.mean(), 2), ok_share=round(float(ok.mean()), 3), measured_share=round(float(has.mean()), 3),
                                     off_by_over_10=round(float(np.mean(~(err <= 10))), 3), smape_ok=round(100 * per[ok].mean(), 2) if ok.any() else None)
