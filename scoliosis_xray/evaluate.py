@@ -621,6 +621,11 @@ def geometry_hidden(model, ck, rows, cache, p, device='cpu', batch_size:int=32, 
     return facts, ph
 
 # %% ../nbs/16_evaluate.ipynb #32611df4
+def _predict_kept(model, ck, readable, kept, cache, dev, batch_size, progress):
+    "(probabilities of every `readable` film, of the `kept` ones): each film predicted once, also when some were left out."
+    p_all = predict_frame(model, readable, cache, dev, batch_size, progress, amp=ck.amp)
+    return p_all, p_all[readable['path'].isin(set(kept['path'])).to_numpy()]
+
 def _including_out_of_scope(rows, p, threshold, n_boot, seed)->dict:
     """The main metrics at `threshold` over `rows` (predicted `p`), the films the out-of-scope check left out included:
     the subset the metrics describe is chosen by the model itself, so the report gives both."""
@@ -653,10 +658,7 @@ def evaluate_run(run, data=None, split:str='test', out=None, n_boot:int=2000, se
         readable, ok = ok, exclude_out_of_scope(ok, model, ck, cache, dev, out)   # not spine radiographs: listed in out_of_scope.csv, not scored
         n_oos = int(ok.attrs.get('out_of_scope', 0))
         if ok.y.nunique() < 2: raise EvaluationError(f'{what} holds only {ok.label.iloc[0]} images (after leaving out unreadable ones): metrics need both classes')
-        if n_oos:                                                       # every readable film predicted once; the metrics take the kept ones
-            p_all = predict_frame(model, readable, cache, dev, batch_size, progress, amp=ck.amp)
-            p = p_all[readable['path'].isin(set(ok['path'])).to_numpy()]
-        else: p = predict_frame(model, ok, cache, dev, batch_size, progress, amp=ck.amp)
+        p_all, p = _predict_kept(model, ck, readable, ok, cache, dev, batch_size, progress)
         cobb = ok.cobb_angle.to_numpy(dtype=float) if 'cobb_angle' in ok and ok.cobb_angle.notna().any() else None
         thr = ck.threshold
         tsrc = f"validation split of {run.name} ({ck.threshold_method}, best epoch {ck.epoch})"
