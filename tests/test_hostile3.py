@@ -177,3 +177,36 @@ def test_cobb_train_refuses_a_bad_backbone_before_reading_the_data(tmp_path):
     r = cli('cobb', 'train', '--data', tmp_path / 'no-such-folder', '--out', tmp_path / 'r', '--backbone', 'vgg16', '--quiet')
     one_line_error(r, 'cobb train', "ResNet-family backbone")                # not the data's problems, not after caching films
     assert not (tmp_path / 'r').exists()
+
+
+FILL_AND_RUN = r'''mount -t tmpfs -o size=128k tmpfs "$FULL" 2>/dev/null || exit 77
+head -c 1000000 /dev/zero > "$FULL/filler" 2>/dev/null
+"$@"; rc=$?
+echo "--- left on the full disk:"; cd "$FULL" && find . -mindepth 1 ! -name filler | sort
+exit $rc'''
+
+def _on_a_full_disk(full, *cmd):
+    "Run `cmd` with a real full disk mounted at `full` (a 128 KiB tmpfs filled up, in a user and mount namespace of its own)."
+    return subprocess.run(['unshare', '-rm', 'bash', '-c', FILL_AND_RUN, 'full', *map(str, cmd)], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, 'FULL': str(full)})
+
+@pytest.mark.parametrize('cmd,name', [
+    (['synth', '--out', '{F}/d', '--n', '8', '--height', '256', '--quiet'], 'synth'),
+    (['predict', '--checkpoint', '{R}', '{I}', '--out', '{F}/p.csv', '--quiet'], 'predict'),
+    (['predict', '--checkpoint', '{R}', '{I}', '--cam', '{F}/cam', '--quiet'], 'predict'),
+    (['export', '--checkpoint', '{R}', '--out', '{F}/m.onnx'], 'export'),
+    (['audit', '{D}', '--json', '{F}/a.json', '--quiet'], 'audit'),
+    (['evaluate', '--run', '{U}', '--out', '{F}/ev', '--no-cam', '--quiet'], 'evaluate')])
+def test_a_real_full_disk_is_one_line_naming_where(data, tmp_path, cmd, name):
+    "Not a patched error: a tmpfs that is really full. The one line names what was being written, and no half file stays."
+    if not (data / 'run' / 'checkpoints' / 'best.pt').exists(): pytest.skip('needs the run of the first test')
+    full = tmp_path / 'full'; full.mkdir()
+    probe = _on_a_full_disk(full, 'true')
+    if probe.returncode == 77 or 'left on the full disk' not in probe.stdout: pytest.skip(f'no user namespace with a tmpfs here: {probe.stderr[-200:]}')
+    film = next((data / 'data' / 'Normal').iterdir())
+    fill = dict(F=full, R=data / 'run' / 'checkpoints' / 'best.pt', I=film, D=data / 'data', U=data / 'run')
+    r = _on_a_full_disk(full, EXE, *[a.format(**fill) for a in cmd])
+    one_line_error(r, name, 'the disk is full')
+    assert str(full) in r.stderr.strip().splitlines()[-1], r.stderr          # it named no file: the write names none
+    left = r.stdout.split('--- left on the full disk:')[1].split()
+    assert not any(f.endswith(('.csv', '.onnx', '.json', '.html', '.png')) and 'synth.json' not in f and 'files.json' not in f for f in left), left   # no half-written result
