@@ -496,6 +496,13 @@ def _readings(a):
     try: return reading_plan(a.readings)
     except ValueError as e: raise CliError(f'--{e}') from None
 
+def _auc_text(v): return 'not comparable' if not v or v.get('value') is None else f"{v['value']:.3f} ({v['ci'][0]:.3f} to {v['ci'][1]:.3f})"
+
+def _geometry_line(g)->str:
+    m = g['measurement']
+    return (f"  with geometry hidden ({g['method']}): classifier {_auc_text(g['classifier']['roc_auc_hidden'])}, "
+            f"measurement {_auc_text(m['roc_auc_hidden'])} on {m['n']} films ({m['unmeasured']} not measurable once cut)")
+
 def _cobb_evaluate_run(a):
     from scoliosis_xray.cobb_evaluate import evaluate_cobb, measurement_vs_classifier, format_agreement
     if a.n_boot < 1: raise CliError(f'--n-boot must be at least 1, not {a.n_boot}')
@@ -510,6 +517,7 @@ def _cobb_evaluate_run(a):
         if c['auc'] is None: print(f"  {c['note']}")
         else:
             for k, v in c['auc'].items(): print(f"  ROC-AUC {k:<12} {v['value']:.3f} ({v['ci'][0]:.3f} to {v['ci'][1]:.3f})")
+            if c.get('geometry_hidden'): print(_geometry_line(c['geometry_hidden']))
     print(f"report: {Path(r['out']) / 'report.md'}")
 
 # %% ../nbs/40_cli.ipynb #824ffa2c

@@ -7,8 +7,8 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cobb_evaluate.html.md"""
 # %% auto #0
 __all__ = ['COBB_COLUMNS', 'POINT_COLUMNS', 'FLAG_ERROR', 'REAL_RESULTS', 'ROBUST_RESULTS', 'READINGS_RESULTS', 'reading_plan',
            'inverted', 'read_points', 'combine_readings', 'measure', 'measure_each', 'partial_path', 'predict_cobb',
-           'format_agreement', 'cobb_limitations', 'evaluate_cobb', 'measurement_vs_classifier', 'real_data_results',
-           'robustness_results', 'real_data_levers', 'readings_results']
+           'format_agreement', 'cobb_limitations', 'evaluate_cobb', 'crop_to_aspect', 'measurement_vs_classifier',
+           'real_data_results', 'robustness_results', 'real_data_levers', 'readings_results']
 
 # %% ../nbs/24_cobb_evaluate.ipynb #f785f15a
 import json, math, os
@@ -28,7 +28,7 @@ from .data import list_images, read_image, preprocess, ImageReadError, ImageCach
 from .train import resolve_device, predict_logits
 from .plots import figure_png, plot_roc
 from .metrics import roc_auc, evaluate_predictions, auc_interval, exact_ci, json_number
-from .evaluate import training_overlap, predict_frame, checkpoint_cache
+from .evaluate import training_overlap, predict_frame, checkpoint_cache, geometry_hidden
 from .landmarks import VERTEBRAE
 from .cobb import cobb_angles, agreement, smape_ci, SMAPE_ZERO, landmark_error, plot_bland_altman, plot_error_by_level, plot_severity_confusion, draw_overlay
 from .landmark_model import (to_image_points, to_input_points, N_VERT, TTA_READINGS, reading_input, reading_size,
@@ -227,13 +227,14 @@ def _eval_rows(run:Run, cfg, data, cache, progress):
     return ok[~seen].reset_index(drop=True), dict(source=str(data), split='all', external=True, left_out_seen=int(seen.sum()), unreadable=len(fails))
 
 # %% ../nbs/24_cobb_evaluate.ipynb #93e9db38
-def _measure_rows(model, ck, rows, dev, progress, batch_size=4, readings=None):
-    "`measure` of every film of `rows`, None for a film that could not be read or measured (never stopping the others)."
+def _measure_rows(model, ck, rows, dev, progress, batch_size=4, readings=None, transform=None):
+    """`measure` of every film of `rows`, None for a film that could not be read or measured (never stopping the others);
+    `transform`: applied to each film as read (e.g. `crop_to_aspect`)."""
     res = []
     for s in tqdm(range(0, len(rows), batch_size), desc='Measuring', unit='batch', disable=not progress):
         ims = []
         for p in rows['path'].iloc[s:s + batch_size]:
-            try: ims.append(read_image(p))
+            try: ims.append(read_image(p) if transform is None else transform(read_image(p)))
             except Exception: ims.append(None)
         got = measure_each(model, ck, [im for im in ims if im is not None], dev, readings=readings) if any(im is not None for im in ims) else []
         it = iter(got)
@@ -430,12 +431,37 @@ def _log_tb(run, name, f):
     w.close()
 
 # %% ../nbs/24_cobb_evaluate.ipynb #4b254263
+def crop_to_aspect(img, size)->np.ndarray:
+    """The centre of film `img` cut to the aspect of `size` (height, width), as `resize='crop'` cuts it: what is left
+    says nothing of the film's own shape (its height-to-width ratio, its padding)."""
+    h, w = img.shape[:2]; H, W = size
+    if h * W > w * H:
+        nh = max(1, round(w * H / W)); t = (h - nh) // 2
+        return img[t:t + nh]
+    nw = max(1, round(h * W / H)); l = (w - nw) // 2
+    return img[:, l:l + nw]
+
+def _geometry_hidden(cmodel, cck, ccache, lmodel, lck, rows, y, p_cls, dev, readings, n_boot, seed, progress)->dict:
+    """Both scores with the film's geometry hidden: the classifier as `evaluate.geometry_hidden` scores it, the angle
+    measured on each film cut to the classifier input's aspect (`crop_to_aspect`); films the cut leaves unmeasurable
+    are counted and left out of the angle's ROC-AUC."""
+    g, _ = geometry_hidden(cmodel, cck, rows, ccache, p_cls, dev, n_boot=n_boot, seed=seed)
+    meas = _measure_rows(lmodel, lck, rows, dev, progress, readings=readings, transform=lambda im: crop_to_aspect(im, cck.preprocess.size))
+    got = np.array([m is not None and m['angles'] is not None for m in meas], dtype=bool)
+    score = np.array([m['angles']['largest'] / 90.0 if k else np.nan for m, k in zip(meas, got)])
+    two = got.sum() >= 2 and len(np.unique(y[got])) == 2
+    m = dict(value=json_number(roc_auc(y[got], score[got])), ci=auc_interval(y[got], score[got])) if two else None
+    return dict(method=f"every film centre-cropped to the classifier input's aspect ({cck.preprocess.size[0]} x {cck.preprocess.size[1]})",
+                classifier=dict(roc_auc=g['roc_auc'], roc_auc_hidden=g['roc_auc_hidden'], difference=g['difference']),
+                measurement=dict(roc_auc_hidden=m, n=int(got.sum()), unmeasured=int((~got).sum())))
+
 def measurement_vs_classifier(cobb_run, cls_run, device='auto', n_boot:int=1000, seed:int=0, progress:bool=True, out=None, overwrite:bool=False,
-                              readings=None)->dict:
+                              readings=None, geometry:bool=True)->dict:
     """ROC-AUC (95% CI) of the classifier of `cls_run` and of the largest angle measured by `cobb_run` (best effort:
     flagged films keep their angle), on the test films of `cls_run` that the landmark run never saw and could measure.
-    Returns dict(auc, n, left_out_seen, flagged, unmeasured, figure); with `out`, also writes `vs_classifier.json` and
-    `vs_classifier.png` there."""
+    With `geometry`, both also with the film's geometry hidden (`_geometry_hidden`): a classifier that reads the
+    film's shape loses there, a measurement should not. Returns dict(auc, n, left_out_seen, flagged, unmeasured,
+    geometry_hidden, figure); with `out`, also writes `vs_classifier.json` and `vs_classifier.png` there."""
     from scoliosis_xray.train import load_model
     cls_run, cobb_run, dev = Run(cls_run), Run(cobb_run), resolve_device(device)
     src = cls_run.data_path()
@@ -470,6 +496,7 @@ def measurement_vs_classifier(cobb_run, cls_run, device='auto', n_boot:int=1000,
     plot_roc(y, score, ax=ax[1], title=f'Largest Cobb angle (ROC-AUC {auc(rm)["value"]:.3f})')
     fig.tight_layout()
     res = dict(base, auc=dict(classifier=auc(rc), measurement=auc(rm)), measurement_at_10deg=dict(sensitivity=at10['sensitivity'], specificity=at10['specificity']))
+    if geometry: res['geometry_hidden'] = _geometry_hidden(cmodel, cck, ccache, lmodel, lck, rows[got].reset_index(drop=True), y, p_cls, dev, reading_plan(readings), n_boot, seed, progress)
     if out is not None:
         atomic_write(Path(out) / 'vs_classifier.json', json.loads(dumps_json(res)), overwrite=overwrite)
         atomic_write(Path(out) / 'vs_classifier.png', figure_png(fig), overwrite=overwrite)

@@ -154,3 +154,6 @@ def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
     assert c['n'] + c['left_out_seen'] + c['unmeasured'] == (sp.split == 'test').sum()
     cobb_seen = set(pd.read_csv(tmp_path / 'cobb' / 'splits.csv').query("split in ['train', 'val']").sha256)
     assert c['left_out_seen'] >= len(cobb_seen & set(sp[sp.split == 'test'].sha256))    # every test film the landmark run trained on is out
+    g = c["geometry_hidden"]                                             # both scores again on films cut to one shape
+    assert g["measurement"]["n"] + g["measurement"]["unmeasured"] == c["n"] and 0 <= g["classifier"]["roc_auc_hidden"]["value"] <= 1, g
+    assert "with geometry hidden" in r.stdout, r.stdout
