@@ -549,7 +549,9 @@ def _cobb_predict_run(a):
 # %% ../nbs/40_cli.ipynb #c819d656
 def _cobb_audit_run(a):
     from scoliosis_xray.landmarks import audit_landmarks, format_landmark_audit
-    from scoliosis_xray.core import atomic_write
+    from scoliosis_xray.core import atomic_write, check_writable
+    if a.json and Path(a.json).suffix.lower() != '.json': raise CliError(f'--json {a.json}: the report is JSON; give a .json file name')
+    if a.json: check_writable(a.json, a.overwrite, inputs=[a.data])       # before the work, not after it
     rep = audit_landmarks(a.data, a.split)
     print(format_landmark_audit(rep))
     if a.json: atomic_write(a.json, rep, overwrite=a.overwrite, inputs=[a.data]); print(f'audit: {a.json}')

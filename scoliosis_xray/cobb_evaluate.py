@@ -176,7 +176,7 @@ def predict_cobb(checkpoint, inputs, out=None, overlay_dir=None, batch_size:int=
     part = None
     if out is not None:
         if Path(out).suffix.lower() not in ('.csv', '.json'): raise ValueError(f'{out}: measurements are written as CSV (.csv) or JSON (.json); name the output accordingly')
-        check_writable(out, overwrite, inputs=[checkpoint, *files])
+        check_writable(out, overwrite, inputs=[checkpoint, *files, *(i for i in inputs if Path(i).is_dir())])   # nor into an input folder
         part, head = partial_path(out), ','.join(COBB_COLUMNS + POINT_COLUMNS) + '\n'
         ours = part.is_file() and part.read_text(errors='replace')[:len(head)] == head   # left by an interrupted run
         check_writable(part, overwrite or ours, inputs=[checkpoint, *files])

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 
 from .core import CLASSES, COBB_THRESHOLD, tb_writer, write_csv, sha256_file
 from .run import (Run, RunError, Checkpoint, PreprocessSpec, fingerprint, locked, save_checkpoint,
-                                read_checkpoint, stored_path, CheckpointError)
+                                read_checkpoint, stored_path, CheckpointError, check_outside)
 from .data import ImageCache, make_splits, save_splits, load_splits, assign_groups
 from .synth import default_dataset
 from .augment import train_transform, eval_transform, describe
@@ -400,6 +400,7 @@ def train_cobb(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=F
         check_world_batch(cfg)
         progress, run = progress and is_main(), Run(cfg.out)
         src = broadcast((cfg.data or str(default_dataset(progress=progress))) if is_main() else None)
+        check_outside(run.path, [src], 'run (checkpoints, logs, figures)')   # a run inside its own data: its files become data
         df = landmark_table(src)
         fp = cobb_fingerprint(cfg, src, df)
         how = broadcast(run.claim(fp, overwrite, resume_hint=False) if is_main() else None)

@@ -117,13 +117,22 @@ def _same_file(a:Path, b)->bool:
     try: return os.path.samefile(a, b)
     except OSError: return os.path.abspath(a) == os.path.abspath(b)
 
+def _inside(path, folder)->bool:
+    "Whether `path` lies inside `folder` (links followed; `path` need not exist yet)."
+    a, b = os.path.realpath(path), os.path.realpath(folder)
+    return a != b and os.path.commonpath([a, b]) == b
+
 def check_writable(path, overwrite:bool=False, inputs=())->Path:
-    """Raise `OverwriteError` when writing `path` would replace one of `inputs` (never allowed) or an existing file the
-    package did not write (allowed with `overwrite`). Returns `path` as a `Path`."""
+    """Raise `OverwriteError` when writing `path` would replace one of `inputs` or put a file inside one of the
+    `inputs` that are folders (never allowed: a file written into the data is read as data next time, or replaces a
+    label file), or replace an existing file the package did not write (allowed with `overwrite`). Returns `path` as a `Path`."""
     p = Path(path)
     for i in inputs or ():
-        if i is not None and p.exists() and _same_file(p, i):
+        if i is None or str(i) == '': continue
+        if p.exists() and _same_file(p, i):
             raise OverwriteError(f'{p} is one of this command\'s inputs; choose another output name')
+        if os.path.isdir(i) and _inside(p, i):
+            raise OverwriteError(f'{p} is inside the input folder {i}: outputs never go into the data; choose a path outside it')
     if p.is_dir(): raise IsADirectoryError(f'{p} is a folder; give a file name for the output')
     if p.exists() and not overwrite and not written_by_package(p):
         raise OverwriteError(f'{p} already exists and was not written by scoliosis-xray (or was changed since); '

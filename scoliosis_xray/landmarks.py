@@ -377,7 +377,11 @@ def _from_synthetic(root, split, problems, fixed, fix_order):
     try:
         lab = pd.read_csv(root / 'labels.csv', keep_default_na=False)
         lmk = pd.read_csv(root / 'landmarks.csv')
-    except (OSError, ValueError) as e: raise AnnotationError(f'{root}: cannot read labels.csv and landmarks.csv ({e}); redraw the dataset with make-synth') from None
+    except (OSError, ValueError) as e: raise AnnotationError(f'{root}: cannot read labels.csv and landmarks.csv ({e}); redraw the dataset with `scoliosis-xray synth`') from None
+    need = ['file', 'width', 'height', 'patient_id'] + [f'{a}{k}' for k in range(N_POINTS) for a in 'xy']
+    miss = [k for k in need if k not in set(lab.columns) | set(lmk.columns) or (k == 'file' and not {'file'} <= set(lab.columns) & set(lmk.columns))]
+    if miss: raise AnnotationError(f"{root}: labels.csv and landmarks.csv are not the tables `scoliosis-xray synth` writes (no column {', '.join(miss[:3])}"
+                                   f"{', ...' if len(miss) > 3 else ''}); redraw the dataset with `scoliosis-xray synth --out {root}`")
     df = lab.merge(lmk, on='file', how='inner')
     rows = []
     for i, r in enumerate(df.to_dict('records'), start=1):

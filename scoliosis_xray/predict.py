@@ -180,7 +180,7 @@ def _check_outputs(out, cam_dir, files, checkpoint, inputs, overwrite):
     if out is not None:
         if Path(out).suffix.lower() not in TABLE_SUFFIXES:
             raise ValueError(f'{out}: predictions are written as CSV (.csv) or JSON (.json); name the output accordingly')
-        check_writable(out, overwrite, inputs=[checkpoint, *files])
+        check_writable(out, overwrite, inputs=[checkpoint, *files, *(i for i in inputs if Path(i).is_dir())])   # nor into an input folder
     if cam_dir is not None: check_output_folder(cam_dir, inputs=[i for i in inputs if Path(i).is_dir()], what='Grad-CAM overlays')
 
 def _write_table(df, out, overwrite=False, inputs=()):

@@ -8,7 +8,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/run.html.md"""
 # %% auto #0
 __all__ = ['AMP_CHOICES', 'MAX_SIDE', 'LOCK', 'CHECKPOINT_FORMAT', 'CHECKPOINT_VERSION', 'RunError', 'RunLockedError',
            'fingerprint', 'TrainConfig', 'stored_path', 'resolve_stored', 'locked', 'Run', 'foreign_entries',
-           'check_output_folder', 'PreprocessSpec', 'CheckpointError', 'Checkpoint', 'save_checkpoint',
+           'check_output_folder', 'check_outside', 'PreprocessSpec', 'CheckpointError', 'Checkpoint', 'save_checkpoint',
            'load_checkpoint', 'read_checkpoint']
 
 # %% ../nbs/01_run.ipynb #46be8bdd
@@ -322,6 +322,11 @@ def check_output_folder(out, inputs=(), what:str='output')->Path:
     for p in Path(os.path.realpath(out)).parents:
         if Run(p).exists and _is_within(out, p / 'checkpoints'):
             raise RunError(f"{out} is inside the run {p}'s checkpoints folder; choose another folder for the {what} (e.g. {p / 'eval'})")
+    return check_outside(out, inputs, what)
+
+def check_outside(out, inputs=(), what:str='output')->Path:
+    "Refuse a folder `out` that is one of the `inputs` folders or inside one: what is written there becomes part of the data."
+    out = Path(out)
     for i in inputs or ():
         if i is not None and str(i) != '' and Path(i).is_dir() and _is_within(out, i):
             raise RunError(f'{out} is inside the input images ({i}): the {what} would become part of the data; choose a folder outside it')

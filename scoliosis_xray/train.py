@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 import scoliosis_xray
 from . import __version__
 from .core import CLASSES, write_csv, sha256_bytes, sha256_file, tb_writer
-from .run import Run, RunError, locked, fingerprint, stored_path
+from .run import Run, RunError, locked, fingerprint, stored_path, check_outside
 from .run import Checkpoint, CheckpointError, PreprocessSpec, save_checkpoint, read_checkpoint, load_checkpoint
 from .run import TrainConfig
 from .metrics import choose_threshold, binary_summary, roc_auc
@@ -706,6 +706,7 @@ def train(cfg=None, progress:bool=True, on_epoch_end=None, overwrite:bool=False,
         _spec(cfg.backbone)                                               # an unknown backbone: refused before the data is read (and warned about)
         progress, run = progress and is_main(), Run(cfg.out)
         src = broadcast((cfg.data or str(default_dataset(progress=progress))) if is_main() else None)
+        check_outside(run.path, [src], 'run (checkpoints, logs, figures)')   # a run inside its own data: its files become data
         df = load_dataset(src)
         fp = run_fingerprint(cfg, src, df)
         how = broadcast(run.claim(fp, overwrite) if is_main() else None)   # rank 0 decides, and alone writes

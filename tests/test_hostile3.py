@@ -210,3 +210,38 @@ def test_a_real_full_disk_is_one_line_naming_where(data, tmp_path, cmd, name):
     assert str(full) in r.stderr.strip().splitlines()[-1], r.stderr          # it named no file: the write names none
     left = r.stdout.split('--- left on the full disk:')[1].split()
     assert not any(f.endswith(('.csv', '.onnx', '.json', '.html', '.png')) and 'synth.json' not in f and 'files.json' not in f for f in left), left   # no half-written result
+
+
+def test_cobb_audit_never_writes_over_or_into_the_data(data):
+    lm = data / 'data' / 'landmarks.csv'; before = lm.read_bytes()
+    one_line_error(cli('cobb', 'audit', data / 'data', '--json', lm), 'cobb audit', 'give a .json file name')   # it replaced landmarks.csv
+    one_line_error(cli('cobb', 'audit', data / 'data', '--json', data / 'data' / 'audit.json'), 'cobb audit', 'inside the input folder')
+    one_line_error(cli('audit', data / 'data', '--json', data / 'data' / 'Normal' / 'audit.json', '--quiet'), 'audit', 'inside the input folder')
+    assert lm.read_bytes() == before and not (data / 'data' / 'audit.json').exists() and not (data / 'data' / 'Normal' / 'audit.json').exists()
+
+
+def test_a_synthetic_set_with_foreign_tables_is_one_line(tmp_path):
+    from scoliosis_xray.landmarks import load_landmarks, AnnotationError
+    make_dataset(tmp_path / 'd', n=6, seed=1, height=256, progress=False)
+    (tmp_path / 'd' / 'landmarks.csv').write_text('{\n "source": "d"\n}\n')        # what the audit above wrote over it
+    with pytest.raises(AnnotationError, match='not the tables `scoliosis-xray synth` writes'): load_landmarks(tmp_path / 'd')   # it was KeyError: 'file'
+    one_line_error(cli('cobb', 'train', '--data', tmp_path / 'd', '--out', tmp_path / 'r', '--quiet'), 'cobb train', 'redraw the dataset')
+
+
+@pytest.mark.parametrize('cmd,name', [(['train', '--data', '{D}', '--out', '{D}/run'], 'train'), (['cobb', 'train', '--data', '{D}', '--out', '{D}'], 'cobb train'),
+                                      (['cobb', 'train', '--data', '{D}', '--out', '{D}/Normal/run'], 'cobb train')])
+def test_a_run_inside_its_own_data_is_refused(data, cmd, name):
+    d = data / 'data'; before = sorted(p.relative_to(d) for p in d.rglob('*'))
+    one_line_error(cli(*[a.format(D=d) for a in cmd], '--epochs', 1, '--quiet'), name, 'inside the input images')
+    assert sorted(p.relative_to(d) for p in d.rglob('*')) == before
+
+
+def test_predict_tables_never_go_into_an_input_folder(data, tmp_path):
+    if not (data / 'run' / 'checkpoints' / 'best.pt').exists(): pytest.skip('needs the run of the first test')
+    d = data / 'data'
+    one_line_error(cli('predict', '--checkpoint', data / 'run' / 'checkpoints' / 'best.pt', d / 'Normal', '--out', d / 'Normal' / 'p.csv', '--quiet'), 'predict', 'inside the input folder')
+    r = cli('cobb', 'train', '--data', d, '--out', tmp_path / 'cobb', '--epochs', 1, '--max-batches', 1, '--image-size', '128x64', '--batch-size', 4,
+            '--weights', 'none', '--cache', data / 'cache', '--quiet')
+    assert r.returncode == 0, r.stderr[-2000:]
+    one_line_error(cli('cobb', 'predict', '--checkpoint', tmp_path / 'cobb' / 'checkpoints' / 'best.pt', d, '--out', d / 'm.csv', '--quiet'), 'cobb predict', 'inside the input folder')
+    assert not (d / 'Normal' / 'p.csv').exists() and not (d / 'm.csv').exists() and not list(d.glob('*.partial*'))
