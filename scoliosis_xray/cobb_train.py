@@ -442,6 +442,7 @@ def _cobb_resume_state(run:Run):
     cfg.out = str(run.path)
     ck = read_checkpoint(run.last) if run.last.exists() else None
     done = ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete')
+    if not done: run.check_unchanged()                                   # before any work: a hand-edited config.json is named
     return cfg, ck, run.load_metrics() if done else None
 
 # %% ../nbs/23_cobb_train.ipynb #1b920ff9

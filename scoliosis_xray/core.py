@@ -94,23 +94,34 @@ LEDGER = '.scoliosis-xray-files.json'
 class OverwriteError(FileExistsError):
     "Writing would replace a file the package did not write, or one of the command's inputs."
 
-def _signature(p:Path):
+def _signature(p:Path, digest:bool=True):
+    "[size, mtime_ns, sha256] of file `p` (without the hash when `digest` is False)."
     st = p.stat()
-    return [st.st_size, st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns] + ([sha256_file(p)] if digest else [])
+
+def _matching(p:Path, v):
+    """The recorded signature in ledger entry `v` (one signature, or a list of them) that file `p` has now, or None:
+    the same size and time, or, for a copy (`cp -r` gives new times), the same size and content."""
+    sigs = [] if not isinstance(v, list) or not v else (v if isinstance(v[0], list) else [v])
+    st = p.stat(); now = [st.st_size, st.st_mtime_ns]
+    if (hit := next((s for s in sigs if s[:2] == now), None)) is not None: return hit
+    same = [s for s in sigs if len(s) > 2 and s[0] == st.st_size]
+    digest = sha256_file(p) if same else None                    # hashed only when the time alone does not tell
+    return next((s for s in same if s[2] == digest), None)
 
 def read_ledger(folder)->dict:
-    "The ledger of `folder`: {file name: [size, mtime_ns]} of the files the package wrote there (empty if none)."
+    "The ledger of `folder`: {file name: [size, mtime_ns, sha256]} of the files the package wrote there (empty if none)."
     folder = Path(folder)
     try: d = json.loads((folder / LEDGER).read_text(encoding='utf-8'))
     except (OSError, ValueError): return {}
     return d if isinstance(d, dict) else {}
 
 def written_by_package(path)->bool:
-    "Whether `path` is a file the package wrote and that has not been changed since (by its folder's ledger)."
+    """Whether `path` is a file the package wrote and that has not been changed since (by its folder's ledger; a copied
+    folder keeps its files' sizes and contents, not their times)."""
     p = Path(path)
     if not p.is_file(): return False
-    v, sig = read_ledger(p.parent).get(p.name), _signature(p)
-    return v == sig or (isinstance(v, list) and sig in v)          # a list of signatures while a replacement is under way
+    return _matching(p, read_ledger(p.parent).get(p.name)) is not None   # a list of signatures while a replacement is under way
 
 # %% ../nbs/00_core.ipynb #11a20a5d
 def _same_file(a:Path, b)->bool:
@@ -181,7 +192,8 @@ def atomic_write(path, data, overwrite:bool=False, inputs=(), record:bool=True, 
     file the package did not write (unless `overwrite`); records what it wrote (unless `record=False`)."""
     p = check_writable(path, overwrite, inputs) if record else Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    old = [_signature(p)] if record and written_by_package(p) else []
+    m = _matching(p, read_ledger(p.parent).get(p.name)) if record and p.is_file() else None
+    old = [_signature(p, digest=False) + m[2:]] if m is not None else []   # the file there now: its time, its recorded content
     # before the rename the ledger accepts the old file and the new one, so a kill at any moment leaves the file that is
     # there recorded as the package's (a resumed run may replace its own checkpoint again)
     _replace(p, _encode(data), fsync, (lambda t: _record(p, old + [_signature(t)])) if record else None)

@@ -217,6 +217,13 @@ def _load_metrics(self)->dict:
 
 Run.exists, Run.load_config, Run.load_metrics = property(_is_run), _load_config, _load_metrics
 Run.save_config = lambda self, conf: atomic_write(self.config_file, conf)
+
+def _check_unchanged(self):
+    "Refuse to continue a run whose `config.json` was changed since the run wrote it (by hand, or by another tool)."
+    if self.config_file.is_file() and not written_by_package(self.config_file):
+        raise RunError(f'{self.config_file} was changed since the run wrote it: a resumed run continues with the settings it '
+                       'started with, so put the file back as it was, or start a new run with the new settings (another --out)')
+Run.check_unchanged = _check_unchanged
 Run.save_metrics = lambda self, m: atomic_write(self.metrics_file, m)
 
 # %% ../nbs/01_run.ipynb #8c24c9f7
@@ -396,6 +403,7 @@ def _ck_from_dict(cls, d:dict, path='checkpoint'):
         if not isinstance(pp, dict): raise ValueError('preprocess is not a record')
         spec = PreprocessSpec.from_dict(pp)
         if len(spec.size) != 2 or len(spec.window) != 2: raise ValueError(f'preprocess size {spec.size} or window {spec.window}')
+        if not 0 <= float(d['threshold']) <= 1: raise ValueError(f"its threshold {d['threshold']!r} is not a probability between 0 and 1 (every film would get one label)")
         return cls(model=d['model'], backbone=mc['backbone'], dropout=float(mc.get('dropout', 0.0)), classes=list(d['classes']),
                    preprocess=spec, threshold=float(d['threshold']), epoch=int(d['epoch']),
                    weights=d.get('weights') or {}, config=d.get('config') or {}, threshold_method=d.get('threshold_method', 'youden'),

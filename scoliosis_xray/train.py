@@ -747,6 +747,7 @@ def _resume_state(run:Run):
     cfg = _run_paths(run.settings(), run)
     ck = read_checkpoint(run.last) if run.last.exists() else None
     done = ck is not None and (ck.epoch >= cfg.epochs or ck.state.get('stopped_early')) and run.metrics_file.exists() and run.load_metrics().get('complete')
+    if not done: run.check_unchanged()                                   # before any work: a hand-edited config.json is named
     return cfg, ck, run.load_metrics() if done else None
 
 # %% ../nbs/15_train.ipynb #99736a11

@@ -245,3 +245,41 @@ def test_predict_tables_never_go_into_an_input_folder(data, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     one_line_error(cli('cobb', 'predict', '--checkpoint', tmp_path / 'cobb' / 'checkpoints' / 'best.pt', d, '--out', d / 'm.csv', '--quiet'), 'cobb predict', 'inside the input folder')
     assert not (d / 'Normal' / 'p.csv').exists() and not (d / 'm.csv').exists() and not list(d.glob('*.partial*'))
+
+
+@pytest.mark.parametrize('thr', [float('nan'), 5.0, -1.0])
+def test_a_checkpoint_threshold_that_is_no_probability_is_refused(data, tmp_path, thr):
+    ck = data / 'run' / 'checkpoints' / 'best.pt'
+    if not ck.exists(): pytest.skip('needs the run of the first test')
+    import torch
+    from scoliosis_xray.run import save_checkpoint
+    d = torch.load(ck, weights_only=True); d['threshold'] = thr
+    save_checkpoint(d, tmp_path / 'bad.pt')                         # every film was Normal (NaN, 5) or Scoliosis (-1), exit 0
+    one_line_error(cli('predict', '--checkpoint', tmp_path / 'bad.pt', data / 'data' / 'Normal', '--quiet'), 'predict', 'is not a probability between 0 and 1')
+
+
+def test_a_run_copied_with_new_times_resumes_and_an_edited_one_is_named(data, tmp_path):
+    "`cp -r` gives every file a new time: the ledger knows the files by size and content too, so the copy can be resumed."
+    import json, shutil, time
+    r = cli('train', '--data', data / 'data', '--out', tmp_path / 'run', '--epochs', 3, '--max-batches', 1, '--cache', data / 'cache', *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    m = json.loads((tmp_path / 'run' / 'metrics.json').read_text())
+    cfg = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    # an interrupted run: one epoch done (its last.pt is epoch 3; set the run back as a kill after epoch 1 would leave it)
+    m.update(complete=False, history=m['history'][:1]); (tmp_path / 'run' / 'metrics.json').unlink()
+    from scoliosis_xray.core import atomic_write
+    atomic_write(tmp_path / 'run' / 'metrics.json', m)
+    time.sleep(0.01)
+    shutil.copytree(tmp_path / 'run', tmp_path / 'copy', copy_function=shutil.copy)     # contents, not times (cp -r)
+    cfg['train']['epochs'] = 4
+    import torch
+    from scoliosis_xray.run import save_checkpoint
+    ck = torch.load(tmp_path / 'copy' / 'checkpoints' / 'last.pt', weights_only=True); ck['epoch'] = 1
+    save_checkpoint(ck, tmp_path / 'copy' / 'checkpoints' / 'last.pt')
+    r = cli('train', '--resume', tmp_path / 'copy', '--quiet')
+    assert r.returncode == 0, r.stderr[-2000:]                                   # it said: config.json ... was not written by scoliosis-xray
+    assert json.loads((tmp_path / 'copy' / 'metrics.json').read_text())['complete']
+    shutil.copytree(tmp_path / 'copy', tmp_path / 'edited', copy_function=shutil.copy)
+    (tmp_path / 'edited' / 'config.json').write_text(json.dumps(cfg))               # epochs 3 -> 4 by hand
+    atomic_write(tmp_path / 'edited' / 'metrics.json', dict(m, complete=False), overwrite=True)
+    one_line_error(cli('train', '--resume', tmp_path / 'edited', '--quiet'), 'train', 'was changed since the run wrote it')
