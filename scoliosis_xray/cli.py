@@ -141,6 +141,9 @@ def _synth(p):
 def _synth_run(a):
     from scoliosis_xray.synth import make_dataset, home_dir, summarize
     out = a.out or home_dir() / 'synthetic'
+    from scoliosis_xray.run import Run
+    if run := next((r for r in (Path(out), *Path(os.path.realpath(out)).parents) if Run(r).exists), None):   # not even with --overwrite
+        raise CliError(f'{out} is {"" if Path(run) == Path(out) else "inside "}the training run {run}: draw the synthetic dataset into a folder of its own')
     make_dataset(out, n=a.n, seed=a.seed, scoliosis_fraction=a.scoliosis_fraction, cobb_range=(a.cobb_min, a.cobb_max),
                  margin=a.margin, height=a.height, bit_depth=a.bit_depth, images_per_patient=a.images_per_patient,
                  workers=a.workers, overwrite=a.overwrite or a.out is None, progress=not a.quiet)   # the default folder is ours to redraw

@@ -447,7 +447,7 @@ def load_landmarks(source, split:str=None, fix_order:bool=True, keep_unusable:bo
         fmt, rows = 'synthetic', _from_synthetic(src.resolve(), split, problems, fixed, fix_order)
     else:
         raise AnnotationError(f'{src}: not a landmark dataset: expected the AASCE layout (data/<split>/ with labels/<split>/), a synthetic '
-                              'dataset (labels.csv and landmarks.csv from make-synth), or a CSV manifest (file, x0..x67, y0..y67)')
+                              'dataset (labels.csv and landmarks.csv from `scoliosis-xray synth`), or a CSV manifest (file, x0..x67, y0..y67)')
     if not keep_unusable: rows = [r for r in rows if r['usable']]
     if not any(r['usable'] for r in rows) and not (keep_unusable and rows):
         first = f" (first: {problems[0]['file']}: {problems[0]['problem']})" if problems else ''

@@ -283,3 +283,11 @@ def test_a_run_copied_with_new_times_resumes_and_an_edited_one_is_named(data, tm
     (tmp_path / 'edited' / 'config.json').write_text(json.dumps(cfg))               # epochs 3 -> 4 by hand
     atomic_write(tmp_path / 'edited' / 'metrics.json', dict(m, complete=False), overwrite=True)
     one_line_error(cli('train', '--resume', tmp_path / 'edited', '--quiet'), 'train', 'was changed since the run wrote it')
+
+
+def test_synth_never_draws_into_a_run(data):
+    if not (data / 'run' / 'config.json').exists(): pytest.skip('needs the run of the first test')
+    before = sorted(p.name for p in (data / 'run').iterdir())
+    one_line_error(cli('synth', '--out', data / 'run', '--n', 4, '--height', 256, '--overwrite', '--quiet'), 'synth', 'is the training run')   # it offered --overwrite
+    one_line_error(cli('synth', '--out', data / 'run' / 'checkpoints' / 'd', '--n', 4, '--height', 256, '--quiet'), 'synth', 'is inside the training run')
+    assert sorted(p.name for p in (data / 'run').iterdir()) == before
