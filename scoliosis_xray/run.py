@@ -16,7 +16,7 @@ import contextlib, json, math, os, shutil, time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .core import DEFAULT_SIZE, MAX_STRENGTH, RESIZE_MODES, parse_threshold_method, atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger
+from .core import DEFAULT_SIZE, MAX_STRENGTH, RESIZE_MODES, parse_threshold_method, atomic_write, dumps_json, sha256_bytes, save_torch, written_by_package, LEDGER, read_ledger, _inside
 
 # %% ../nbs/01_run.ipynb #0a9aae62
 class RunError(ValueError):
@@ -317,8 +317,7 @@ Run.claim = _claim
 # %% ../nbs/01_run.ipynb #b773d267
 def _is_within(a:Path, b:Path)->bool:
     "Is the path `a` the folder `b` or inside it (both resolved: links and `..` followed)?"
-    a, b = Path(os.path.realpath(a)), Path(os.path.realpath(b))
-    return a == b or a.is_relative_to(b)
+    return os.path.realpath(a) == os.path.realpath(b) or _inside(a, b)
 
 def check_output_folder(out, inputs=(), what:str='output')->Path:
     """Refuse `out` when it holds a run (its `config.json`), lies in a run's `checkpoints/`, or is one of the `inputs`
