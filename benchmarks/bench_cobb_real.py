@@ -4,7 +4,7 @@ AASCE-layout folder (the challenge's 481 training films, say), with a fixed held
 the held-out films with `cobb evaluate`, and write what came out as JSON and a table.
 
     python benchmarks/bench_cobb_real.py --data ../shared/data/aasce-training [--work /tmp/cobb-real] [--folds 5]
-           [--fold 0 | --all-folds] [--json benchmarks/results/cobb_real.json] [-- extra `cobb train` options]
+           [--fold 0 | --all-folds] [--json benchmarks/results/cobb_real.json] [--add-refiner] [-- extra `cobb train` options]
 
 The folds: `data.kfold_splits` over the whole folder (grouped by patient, from the AASCE file names, and by
 near-duplicate images; stratified at 10 degrees), seed 0. The held-out fold is the run's test split; the other folds are
@@ -61,6 +61,25 @@ def value(d, *keys):
     return d
 
 
+def paired_smape(first_csv:Path, refined_csv:Path, n_boot:int=5000, seed:int=0)->dict:
+    "Film-by-film SMAPE (%) of two `cobb evaluate` measurement tables of the same films: mean difference (refined - first), bootstrap 95% CI, counts."
+    import pandas as pd
+    def per(t):
+        A, T = t[['pt', 'mt', 'tl']].to_numpy(float), t[['true_pt', 'true_mt', 'true_tl']].to_numpy(float)
+        num, den = np.abs(A - T).sum(1), (A + T).sum(1)
+        s = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+        s[~np.isfinite(A).all(1)] = 1.0                               # a film without angles counts 100%, as `cobb evaluate` counts it
+        return 100 * s
+    a, b = pd.read_csv(first_csv), pd.read_csv(refined_csv)
+    m = a[['path']].assign(x=per(a)).merge(b[['path']].assign(y=per(b)), on='path')
+    d = (m.y - m.x).to_numpy()
+    rng = np.random.default_rng(seed)
+    boot = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+    return dict(n=len(d), first=float(m.x.mean()), refined=float(m.y.mean()), difference=float(d.mean()),
+                ci=[float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))], method='paired bootstrap of the per-film SMAPE difference (percentile, 5000 resamples, seed 0)',
+                better=int((d < -1e-9).sum()), worse=int((d > 1e-9).sum()))
+
+
 def one_fold(a, fold:int, extra:list)->dict:
     work = Path(a.work); work.mkdir(parents=True, exist_ok=True)
     splits, rund, evald, log = work / f'splits-fold{fold}.csv', work / f'run-fold{fold}', work / f'eval-fold{fold}', work / f'fold{fold}.log'
@@ -70,19 +89,29 @@ def one_fold(a, fold:int, extra:list)->dict:
     t_train = None
     done = (rund / "metrics.json").exists() and json.loads((rund / "metrics.json").read_text()).get("complete")
     if not done: t_train = run(train_cmd + (["--resume"] if (rund / "config.json").exists() else []), log)
+    refine_cmd = SX + ['cobb', 'refine', rund, '--quiet']
+    if a.add_refiner and 'refine' not in json.loads((rund / 'metrics.json').read_text()): run(refine_cmd, log)   # a run trained before refiners
     t_eval = run(eval_cmd, log)
+    first, evald1 = None, work / f'eval-fold{fold}-first-reading'
+    eval1_cmd = SX + ['cobb', 'evaluate', '--run', rund, '--out', evald1, '--quiet', '--overwrite', '--no-refiner']
+    if (json.loads((rund / 'metrics.json').read_text()).get('refine') or {}).get('used'):     # the same model without its refiner, film by film
+        run(eval1_cmd, log)
+        ev1 = json.loads((evald1 / 'metrics.json').read_text())['metrics']
+        first = dict(all_films=ev1['all'], ok_films=ev1['ok'], verdict=ev1['verdict'], paired=paired_smape(evald1 / 'measurements.csv', evald / 'measurements.csv'))
     m = json.loads((rund / 'metrics.json').read_text())
     conf = json.loads((rund / 'config.json').read_text())
     ev = json.loads((evald / 'metrics.json').read_text())['metrics']
     hist = m['history']
     sec = [h.get('seconds') for h in hist if h.get('seconds')]
-    return dict(fold=fold, counts=counts, train_minutes=round((t_train if t_train is not None else sum(sec)) / 60, 1),   # a run trained before: its epochs' time
+    ref = {k: v for k, v in (m.get('refine') or {}).items() if k != 'history'}
+    if m.get('refine'): ref['seconds_per_epoch'] = round(float(np.median([h['seconds'] for h in m['refine']['history']])), 1)
+    return dict(fold=fold, counts=counts, refiner=ref or None, first_reading=first, train_minutes=round((t_train if t_train is not None else sum(sec)) / 60, 1),   # a run trained before: its epochs' time
                 evaluate_minutes=round(t_eval / 60, 1),
                 seconds_per_epoch=round(float(np.median(sec)), 1) if sec else None, epochs_run=len(hist), best_epoch=m['best_epoch'],
                 weights=conf.get('weights', {}).get('used'), amp=m.get('amp_used'),
-                recipe={k: conf['train'][k] for k in ('epochs', 'image_size', 'backbone', 'batch_size', 'lr', 'augment', 'patience')},
+                recipe={k: conf['train'].get(k, 0) for k in ('epochs', 'image_size', 'backbone', 'batch_size', 'lr', 'augment', 'patience', 'refine_epochs')},
                 all_films=ev['all'], ok_films=ev['ok'], verdict=ev['verdict'],
-                commands=[shlex.join(['python'] + list(map(str, c[1:]))).replace(str(a.data), 'DATA').replace(str(work), 'WORK') for c in (train_cmd, eval_cmd)])
+                commands=[shlex.join(['python'] + list(map(str, c[1:]))).replace(str(a.data), 'DATA').replace(str(work), 'WORK') for c in (train_cmd, *([refine_cmd] if a.add_refiner else []), eval_cmd, *([eval1_cmd] if first else []))])
 
 
 def summary(folds:list)->dict:
@@ -118,6 +147,7 @@ def main(argv=None):
     ap.add_argument('--folds', type=int, default=5, help='patient-grouped folds (default 5)')
     ap.add_argument('--fold', type=int, default=0, help='the held-out fold (default 0)')
     ap.add_argument('--all-folds', action='store_true', help='hold out each fold in turn (k trainings)')
+    ap.add_argument('--add-refiner', action='store_true', help='a fold run trained before refiners existed (found complete in --work) gets one by `cobb refine` before it is evaluated')
     ap.add_argument('--json', default=str(ROOT / 'benchmarks' / 'results' / 'cobb_real.json'), help='where the results go')
     a = ap.parse_args(argv)
     a.data = str(Path(a.data).resolve())

@@ -6,7 +6,8 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cli.html.md"""
 
 # %% auto #0
 __all__ = ['COMMANDS', 'EXPECTED_ERRORS', 'OS_FIXES', 'WRITE_ERRORS', 'NOT_OFFERED', 'command', 'CliError', 'build_parser',
-           'os_error_message', 'main', 'add_config_options', 'config_from_args', 'cobb_summary_line']
+           'os_error_message', 'main', 'add_config_options', 'config_from_args', 'cobb_summary_line',
+           'refine_summary_line']
 
 # %% ../nbs/40_cli.ipynb #e3b3883e
 import argparse, errno, os, sys, traceback, warnings
@@ -442,6 +443,12 @@ def _cobb(p):
     t.add_argument('--overwrite', action='store_true', help='replace a run with other settings in --out (only the files scoliosis-xray wrote there are deleted)')
     add_config_options(t, 'cobb train', 'landmark training settings (saved in RUN/config.json)', cls=CobbConfig)
     t.set_defaults(func=_cobb_train_run, command='cobb train', parser=t)
+    rf = _sub(sub, 'refine', 'Train the vertebra refiner of a finished landmark run (one trained before refiners existed, or with --refine-epochs 0), or train it again; it goes into RUN/checkpoints/best.pt.')
+    rf.add_argument('run', help='landmark run folder (from scoliosis-xray cobb train)')
+    rf.add_argument('--epochs', type=int, default=None, help="refiner epochs (default: the run's --refine-epochs, or 30)")
+    rf.add_argument('--device', default=None, help="auto | cpu | cuda | cuda:N (default: the run's)")
+    rf.add_argument('--quiet', action='store_true', help='no progress bars')
+    rf.set_defaults(func=_cobb_refine_run, command='cobb refine')
     _cobb_evaluate(_sub(sub, 'evaluate', "Measure a landmark run's held-out test films (or another landmark dataset): SMAPE, MAE, ICC, Bland-Altman with 95% CIs, report."))
     _cobb_predict(_sub(sub, 'predict', 'Measure Cobb angles on image files and folders (JPEG/PNG/DICOM) with a landmark checkpoint; bad files are reported, not fatal.'))
     au = _sub(sub, 'audit', 'Check a landmark dataset before training: films per split, annotations skipped or fixed and why, films without one, angle ranges and grades.')
@@ -463,6 +470,17 @@ def cobb_summary_line(b:dict)->str:
     return (f"best epoch {b.get('epoch')}: validation SMAPE {_num(b.get('score'), '.2f', '%')} (films without a plausible spine counted as 100%), "
             f"largest-angle MAE {_num(b.get('mae_largest'), '.2f', ' deg')}, {_num(None if share is None else 100 * share, '.0f', '%')} of films measured")
 
+def refine_summary_line(rec:dict)->str:
+    "The line that says what a landmark run's vertebra refiner does, from its record `rec` (`train_refiner`)."
+    return (f"refiner: validation SMAPE {_num(rec.get('val_score'), '.2f', '%')} (first reading alone {_num(rec.get('val_score_without'), '.2f', '%')}), "
+            + (f"best epoch {rec.get('best_epoch')} of {rec.get('epochs')}: used" if rec.get('used') else f"never better in {rec.get('epochs')} epochs: not used"))
+
+def _cobb_refine_run(a):
+    from scoliosis_xray.cobb_train import refine_run
+    rec = refine_run(a.run, a.epochs, a.device, progress=not a.quiet)
+    print(refine_summary_line(rec))
+    print(f'checkpoint:  {Path(a.run) / "checkpoints" / "best.pt"}')
+
 def _cobb_train_run(a):
     from scoliosis_xray.cobb_train import CobbConfig, train_cobb, resume_cobb
     if a.resume:
@@ -473,6 +491,7 @@ def _cobb_train_run(a):
         res = train_cobb(config_from_args(a, CobbConfig), progress=not a.quiet, overwrite=a.overwrite); out = Path(a.out)
     if int(os.environ.get('RANK', '0')): return                          # another process of a torchrun run: rank 0 reports
     print(cobb_summary_line(res['best']))
+    if res.get('refine'): print(refine_summary_line(res['refine']))
     print(f'run:         {out}')
     print(f'checkpoint:  {out / "checkpoints" / "best.pt"}')
     print(f'TensorBoard: {out / "tb"}   (open it with: tensorboard --logdir {out / "tb"})')
@@ -486,6 +505,7 @@ def _cobb_evaluate(p):
     p.add_argument('--n-boot', type=int, default=2000, help='bootstrap resamples for the confidence intervals')
     p.add_argument('--seed', type=_bounded(0, 2**32 - 1), default=0, help='bootstrap seed')
     _readings_option(p)
+    p.add_argument('--no-refiner', action='store_true', help="measure with the landmark model's first reading alone, the run's vertebra refiner left out (to compare; default folder RUN/eval-cobb-test-first-reading)")
     p.add_argument('--overwrite', action='store_true', help='let the outputs replace files scoliosis-xray did not write')
     p.add_argument('--device', default='auto', help='auto | cpu | cuda | cuda:N')
     p.add_argument('--quiet', action='store_true', help='no progress bars')
@@ -510,7 +530,7 @@ def _cobb_evaluate_run(a):
     from scoliosis_xray.cobb_evaluate import evaluate_cobb, measurement_vs_classifier, format_agreement
     if a.n_boot < 1: raise CliError(f'--n-boot must be at least 1, not {a.n_boot}')
     reads = _readings(a)
-    r = evaluate_cobb(a.run, data=a.data, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet, overwrite=a.overwrite, readings=reads)
+    r = evaluate_cobb(a.run, data=a.data, out=a.out, n_boot=a.n_boot, seed=a.seed, device=a.device, progress=not a.quiet, overwrite=a.overwrite, readings=reads, refiner=not a.no_refiner)
     m = r['metrics']
     print(f"{m['n']} films; {m['n_measured']} measured ({m['n_ok']} judged ok, {m['n_flagged']} flagged: their angles are a best effort)")
     print(format_agreement(m))

@@ -6,9 +6,10 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/cobb_evaluate.html.md"""
 
 # %% auto #0
 __all__ = ['COBB_COLUMNS', 'POINT_COLUMNS', 'FLAG_ERROR', 'REAL_RESULTS', 'ROBUST_RESULTS', 'READINGS_RESULTS', 'reading_plan',
-           'inverted', 'read_points', 'combine_readings', 'measure', 'measure_each', 'partial_path', 'predict_cobb',
-           'format_agreement', 'cobb_limitations', 'evaluate_cobb', 'crop_to_aspect', 'measurement_vs_classifier',
-           'real_data_results', 'robustness_results', 'real_data_levers', 'readings_results']
+           'inverted', 'read_points', 'combine_readings', 'refiner_of', 'refine_measurement', 'measure', 'measure_each',
+           'partial_path', 'predict_cobb', 'format_agreement', 'cobb_limitations', 'evaluate_cobb', 'crop_to_aspect',
+           'measurement_vs_classifier', 'real_data_results', 'robustness_results', 'real_data_levers',
+           'readings_results']
 
 # %% ../nbs/24_cobb_evaluate.ipynb #f785f15a
 import json, math, os
@@ -25,16 +26,16 @@ from tqdm.auto import tqdm
 from .core import CLASSES, COBB_THRESHOLD, atomic_write, write_csv, check_writable, severity, to_input, dumps_json, csv_safe
 from .run import Run, RunError, check_output_folder
 from .data import list_images, read_image, preprocess, ImageReadError, ImageCache, load_dataset, load_splits
-from .train import resolve_device, predict_logits
+from .train import resolve_device, predict_logits, amp_dtype
 from .plots import figure_png, plot_roc
 from .metrics import roc_auc, evaluate_predictions, auc_interval, exact_ci, json_number
 from .evaluate import training_overlap, predict_frame, checkpoint_cache, geometry_hidden
 from .landmarks import VERTEBRAE
 from .cobb import cobb_angles, agreement, smape_ci, SMAPE_ZERO, landmark_error, plot_bland_altman, plot_error_by_level, plot_severity_confusion, draw_overlay
 from .landmark_model import (to_image_points, to_input_points, N_VERT, TTA_READINGS, reading_input, reading_size,
-                                          reading_points, average_readings, assess)
+                                          reading_points, average_readings, assess, refine_points, REFINE_ROTATIONS)
 from .cobb_train import (load_landmark_model, predict_points, cobb_settings, landmark_table, listed_in, true_angles,
-                                      plot_landmark_grid)
+                                      plot_landmark_grid, load_refiner)
 
 # %% ../nbs/24_cobb_evaluate.ipynb #68c752f0
 COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'readings_used', 'confidence', 'pt', 'mt', 'tl', 'largest', 'spread', 'severity', 'upper_end',
@@ -92,6 +93,28 @@ def combine_readings(film_reads:list, film_hw, hw)->dict:
                 readings_used=p.get('readings_used', 1), confidence=float(np.mean([bool(r.get('ok', False)) for r in film_reads])), angles=angles,
                 spread=float(np.std(big)) if len(big) > 1 and np.isfinite(big).all() else float('nan'), inverted=False)
 
+def refiner_of(ck, device)->tuple:
+    "(`VertebraRefiner` or None, its record) of landmark checkpoint `ck` on `device`, loaded once per checkpoint object."
+    hit = ck.__dict__.get('_refiner_on')
+    if hit is None or hit[0] != str(device): hit = ck.__dict__['_refiner_on'] = (str(device), *load_refiner(ck, device))
+    return hit[1], hit[2]
+
+def refine_measurement(refiner, rec:dict, m:dict, im, pp, dtype=None)->dict:
+    """Film measurement `m` (from `combine_readings`) with its points read again by `refiner` (`refine_points`) on the
+    film `im` (preprocessed by `pp`'s window at the refiner's film size `rec['film']`) and its angles measured again:
+    `refined` True. The verdict stays the first reading's. Unchanged (`refined` False) when `m` has not 17 vertebrae
+    or the refined points give no angle."""
+    pts = np.asarray(m['points'], dtype=float).reshape(-1, 2)
+    if len(pts) != 4 * N_VERT or not np.isfinite(pts).all(): return dict(m, refined=False)
+    size = tuple(int(v) for v in rec['film'])
+    big = preprocess(im, size, pp.window, pp.bits)
+    q = refine_points(refiner, big, to_input_points(pts, im.shape, size), rotations=tuple(rec.get('rotations', REFINE_ROTATIONS)),
+                      size=int(rec['size']), side=float(rec['side']), dtype=dtype)
+    q = to_image_points(q, im.shape, size)
+    try: angles = cobb_angles(q, im.shape[0])
+    except ValueError: return dict(m, refined=False)
+    return dict(m, points=q, angles=angles, refined=True)
+
 def measure(model, ck, images:list, device, min_score:float=None, readings=None, polarity:bool=True)->list:
     """Measure films given as 2-D arrays: per film dict(points in film px, ok, reasons, n_found, readings_used, angles
     dict or None, spread). Every film with 17 vertebrae gets its angles, flagged or not: `ok` and `reasons` are the
@@ -103,12 +126,17 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
     ranks the films whose largest angle is off by more than 10° better than the binary verdict does (24_cobb_evaluate).
     `polarity`: a film none of whose readings passes is read once more with its grey levels reversed (`inverted`), and
     that reading is kept when one of its readings passes (`inverted` True): a negative, or a MONOCHROME1 film that
-    lost its tag, is then measured instead of flagged."""
+    lost its tag, is then measured instead of flagged. A checkpoint with a vertebra refiner (23_cobb_train) then reads
+    each vertebra again, closer (`refine_measurement`; `refined` True)."""
     readings = reading_plan(readings)
     pp = ck.preprocess
     x = torch.stack([to_input(preprocess(im, pp.size, pp.window, pp.bits)) for im in images])
     reads = read_points(model, ck, x, readings, device, min_score)
     res = [combine_readings([r[i] for r in reads], im.shape, tuple(pp.size)) for i, im in enumerate(images)]
+    ref, rec = refiner_of(ck, device)
+    if ref is not None:
+        dt = amp_dtype(torch.device(device), ck.amp, fallback=True)
+        res = [refine_measurement(ref, rec, r, im, pp, dt) for r, im in zip(res, images)]
     again = [i for i, r in enumerate(res) if r['readings_used'] == 0] if polarity else []
     if again:
         for i, r in zip(again, measure(model, ck, [inverted(images[i]) for i in again], device, min_score=min_score, readings=readings, polarity=False)):
@@ -390,25 +418,28 @@ def _report(f, facts, figs)->str:
 
 # %% ../nbs/24_cobb_evaluate.ipynb #0d1386a7
 def evaluate_cobb(run, data=None, out=None, n_boot:int=2000, seed:int=0, device='auto', progress:bool=True, overwrite:bool=False,
-                  readings=None)->dict:
+                  readings=None, refiner:bool=True)->dict:
     """Measure the test films of landmark run `run` (or the films of `data` it never trained on) and compare with their
     reference landmarks and angles. Writes `measurements.csv`, `metrics.json`, `report.md` and figures to `out`
     (default `RUN/eval-cobb-test` or `RUN/eval-cobb-<data name>`) and the numbers to TensorBoard. Returns the facts.
-    `readings`: how each film is read (`reading_plan`; default all eight), recorded in the facts."""
+    `readings`: how each film is read (`reading_plan`; default all eight), recorded in the facts. `refiner=False`:
+    the landmark model's first reading alone, the run's vertebra refiner left out (to compare; default folder
+    `RUN/eval-cobb-test-first-reading`)."""
     readings = reading_plan(readings)
     run = Run(run)
     if not run.exists: raise RunError(f'{run.path} is not a run (no config.json); train one with `scoliosis-xray cobb train --out {run.path}`')
     cfg = cobb_settings(run)
     dev = resolve_device(device)
     model, ck = load_landmark_model(run.best, dev)
+    if not refiner: ck.state = {k: v for k, v in ck.state.items() if k != 'refiner'}   # this evaluation only: the file keeps it
     cache = ImageCache(run.cache_path() or None, size=ck.preprocess.size)
-    out = check_output_folder(out, inputs=[data, cfg.data], what='evaluation') if out is not None else run.path / ('eval-cobb-test' if data is None else f'eval-cobb-{Path(data).name}')
+    out = check_output_folder(out, inputs=[data, cfg.data], what='evaluation') if out is not None else run.path / (('eval-cobb-test' if data is None else f'eval-cobb-{Path(data).name}') + ('' if refiner else '-first-reading'))
     rows, facts = _eval_rows(run, cfg, data, cache, progress)
     if not len(rows): raise RunError(f'no film left to evaluate: all {facts.get("left_out_seen", 0)} were seen in training')
     meas = _measure_rows(model, ck, rows, dev, progress, readings=readings)
     tab = _table(rows, meas)
     f = _facts(tab, rows, meas, n_boot, seed)
-    facts.update(readings=len(readings), run=run.name, source_name=Path(facts['source']).name, synthetic=(Path(facts['source']) / 'synth.json').exists())
+    facts.update(readings=len(readings), refiner={k: v for k, v in (ck.state.get('refiner') or {}).items() if k != 'model'} or None, run=run.name, source_name=Path(facts['source']).name, synthetic=(Path(facts['source']) / 'synth.json').exists())
     figs = _figures(tab, f, rows, meas)
     write_csv(out / 'measurements.csv', tab, overwrite=overwrite)
     for k, fig in figs.items(): atomic_write(out / f'{k}.png', figure_png(fig), overwrite=overwrite); plt.close(fig)
@@ -526,8 +557,22 @@ def real_data_results(path=None)->str:
     init = 'ImageNet weights' if str(f0.get('weights', '')).lower().startswith('imagenet') else 'random initialisation'
     lines += ['', f"`{r['data']['name']}`, patient-grouped {r['data']['folds']}-fold split (seed 0), {r['date']}; recipe "
               f"{f0['recipe']['backbone']}, {f0['recipe']['image_size'][0]} x {f0['recipe']['image_size'][1]}, {f0['recipe']['epochs']} epochs, {init}, "
-              f"{f0.get('amp') or 'fp32'}, {m['cpu_count']} CPU cores (torch {m['torch']}); written by `benchmarks/bench_cobb_real.py`."]
+              f"{f0.get('amp') or 'fp32'}, {_refiner_words(f0.get('refiner'))}, {m['cpu_count']} CPU cores (torch {m['torch']}); written by `benchmarks/bench_cobb_real.py`."]
+    for f in r['folds']:
+        fr = f.get('first_reading')
+        if not fr: continue
+        c, d = ci(fr, 'all_films', 'smape'), fr['paired']
+        lines += ['', f"Fold {f['fold'] + 1}, the same landmark model without its vertebra refiner (`cobb evaluate --no-refiner`, its first reading alone): "
+                  f"SMAPE over all films {num(val(fr, 'all_films', 'smape'))}%" + (f' ({c[0]:.1f}-{c[1]:.1f})' if c else '') + f", {num(val(fr, 'verdict', 'ok_share'), 0, True)} ok. "
+                  f"Film by film the refiner changes the SMAPE by {d['difference']:+.2f} points (95% CI {d['ci'][0]:+.2f} to {d['ci'][1]:+.2f}; "
+                  f"better on {d['better']} films, worse on {d['worse']})."]
     return '\n'.join(lines)
+
+def _refiner_words(r)->str:
+    "How a benchmark fold's record `r['refiner']` describes the vertebra refiner, in a few words."
+    if not r: return 'first reading only (no vertebra refiner)'
+    s = f"vertebra refiner {r.get('epochs')} epochs (best {r.get('best_epoch')}" + (f", {r['seconds_per_epoch']:.0f} s/epoch)" if r.get('seconds_per_epoch') else ')')
+    return s if r.get('used') else s + ', not used: never better on validation'
 
 def _dig(d, *keys):
     for k in keys: d = d.get(k) if isinstance(d, dict) else None
@@ -548,7 +593,7 @@ def robustness_results(path=None)->str:
 def real_data_levers(folder=None)->str:
     """Every real-data benchmark run kept in `folder` (default: beside `REAL_RESULTS`; the `cobb_real*.json` files
     `benchmarks/bench_cobb_real.py` wrote, one per recipe tried) as one Markdown table, a row per run with the options
-    it added to the default recipe, so that the levers tried are read from the figures, not from prose."""
+    it added to the default recipe (runs without a vertebra refiner say \"first reading only\"), so that the levers tried are read from the figures, not from prose."""
     folder = Path(folder) if folder is not None else REAL_RESULTS.parent
     files = sorted(folder.glob('cobb_real*.json'), key=lambda f: (f != REAL_RESULTS.with_name(REAL_RESULTS.name), f.name))
     if not files: return f'(no real-data results here: run `make bench-cobb-real DATA=DIR` to write them in {folder.name})'
@@ -557,8 +602,8 @@ def real_data_levers(folder=None)->str:
              '|---|---|---|---|---|---|---|---|---|---|']
     for f in files:
         r = json.loads(f.read_text())
-        opts = ' '.join(str(o) for o in r.get('extra_options') or []) or 'default recipe'
         for fo in r['folds']:
+            opts = (' '.join(str(o) for o in r.get('extra_options') or []) or 'default recipe') + ('' if fo.get('refiner') else ', first reading only')
             c, ok = _dig(fo, 'all_films', 'smape', 'ci'), _dig(fo, 'verdict', 'ok_share', 'value')
             lines.append(f"| {opts} | {_dig(fo, 'verdict', 'n')} | {num(_dig(fo, 'all_films', 'smape', 'value'))}%" + (f' ({c[0]:.1f}-{c[1]:.1f})' if c else '')
                          + f" | {num(_dig(fo, 'ok_films', 'smape', 'value'))}% | {'-' if ok is None else f'{100 * ok:.0f}%'} | {num(_dig(fo, 'all_films', 'mae', 'largest', 'value'))}°"

@@ -6,10 +6,12 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/landmark_model.html.md"""
 
 # %% auto #0
 __all__ = ['N_VERT', 'N_CORNERS', 'STRIDE', 'N_OUT', 'LOGIT_LIMIT', 'OFFSET_LIMIT', 'MIN_SCORE', 'END_SCORE', 'FLIP_ORDER',
-           'TTA_READINGS', 'AGREE', 'SpineNet', 'build_spine_net', 'vertebra_centres', 'make_targets', 'side_vectors',
-           'tilt_error', 'landmark_loss', 'finite_output', 'decode', 'select_vertebrae', 'assess', 'complete_spine',
+           'TTA_READINGS', 'AGREE', 'REFINE_FILM', 'REFINE_SIZE', 'REFINE_SIDE', 'REFINE_ROTATIONS', 'REFINE_SWAP',
+           'SpineNet', 'build_spine_net', 'vertebra_centres', 'make_targets', 'side_vectors', 'tilt_error',
+           'landmark_loss', 'finite_output', 'decode', 'select_vertebrae', 'assess', 'complete_spine',
            'to_input_points', 'to_image_points', 'augment_points', 'reading_size', 'mirror_points', 'reading_input',
-           'reading_points', 'average_readings', 'LandmarkDataset']
+           'reading_points', 'average_readings', 'LandmarkDataset', 'vertebra_frames', 'cut_patches', 'to_patch',
+           'from_patch', 'VertebraRefiner', 'refine_points', 'RefineDataset', 'refine_collate']
 
 # %% ../nbs/22_landmark_model.ipynb #e24fb54a
 import math
@@ -365,3 +367,124 @@ class LandmarkDataset:
         if self.augments: x, q = augment_points(self.transform, x, q)
         return x, q
     def __repr__(self): return f'LandmarkDataset({len(self)} images, size={self.cache.size}, augments={self.augments})'
+
+# %% ../nbs/22_landmark_model.ipynb #rfn0
+REFINE_FILM = (1536, 768)       # (height, width) of the letterboxed film the refiner cuts its patches from
+REFINE_SIZE = 96                # side (px) of a vertebra patch
+REFINE_SIDE = 1.6               # side of a patch in vertebra widths (the vertebra and half of each neighbour)
+REFINE_ROTATIONS = (0.0, -4.0, 4.0)   # patch rotations (degrees) a refinement reads, each also mirrored: 6 readings
+REFINE_SWAP = [1, 0, 3, 2]      # corners of a mirrored patch (TL <-> TR, BL <-> BR)
+
+def vertebra_frames(points)->tuple:
+    """Per vertebra of corner points ((n*4) x 2, TL, TR, BL, BR): (centres n x 2, widths n, tilts n in radians), the
+    width and tilt of the line from the middle of its left side to the middle of its right side (`side_vectors`)."""
+    q = np.asarray(points, dtype=np.float64).reshape(-1, N_CORNERS, 2)
+    v = (q[:, 1] + q[:, 3] - q[:, 0] - q[:, 2]) / 2
+    return q.mean(1), np.linalg.norm(v, axis=1), np.arctan2(v[:, 1], v[:, 0])
+
+def _patch_thetas(centres, sides, tilts, hw)->torch.Tensor:
+    "`F.affine_grid` matrices (n x 2 x 3) of square patches `sides` px wide, centred on `centres`, turned by `tilts`, in an image of `hw` px."
+    H, W = hw
+    cos, sin = np.cos(tilts), np.sin(tilts)
+    th = np.zeros((len(centres), 2, 3), np.float32)
+    th[:, 0, 0], th[:, 0, 1], th[:, 0, 2] = sides * cos / W, -sides * sin / W, (2 * centres[:, 0] + 1) / W - 1
+    th[:, 1, 0], th[:, 1, 1], th[:, 1, 2] = sides * sin / H, sides * cos / H, (2 * centres[:, 1] + 1) / H - 1
+    return torch.from_numpy(th)
+
+def cut_patches(film, centres, sides, tilts, size:int=REFINE_SIZE)->torch.Tensor:
+    """Square patches (n x 1 x `size` x `size`, float in [0, 1]) of the grey `film` (H x W: uint8, uint16, or float in [0, 1]):
+    patch k is `sides[k]` px wide, centred on `centres[k]` (x, y) and turned by `tilts[k]` (radians), so that a
+    vertebra tilted by it lies level in its patch; outside the film is black."""
+    f = to_input(film)[0]                                              # uint8, uint16 or float, as the network's inputs
+    c, s, t = (np.asarray(v, dtype=np.float64) for v in (centres, sides, tilts))
+    if not len(c): return torch.zeros(0, 1, size, size)
+    g = F.affine_grid(_patch_thetas(c.reshape(-1, 2), s, t, f.shape), (len(c), 1, size, size), align_corners=False)
+    return F.grid_sample(f[None, None].expand(len(c), -1, -1, -1), g, align_corners=False, padding_mode='zeros')
+
+def to_patch(corners, centres, sides, tilts)->np.ndarray:
+    "Corners (n x 4 x 2, film px) in the coordinates of their patches (`cut_patches`): -1 to 1 across a patch."
+    d = np.asarray(corners, dtype=np.float64) - np.asarray(centres)[:, None]
+    cos, sin = np.cos(tilts)[:, None], np.sin(tilts)[:, None]
+    return np.stack([cos * d[..., 0] + sin * d[..., 1], -sin * d[..., 0] + cos * d[..., 1]], -1) / (np.asarray(sides)[:, None, None] / 2)
+
+def from_patch(u, centres, sides, tilts)->np.ndarray:
+    "Inverse of `to_patch`: patch coordinates (n x 4 x 2) back to film px."
+    u = np.asarray(u, dtype=np.float64) * (np.asarray(sides)[:, None, None] / 2)
+    cos, sin = np.cos(tilts)[:, None], np.sin(tilts)[:, None]
+    return np.stack([cos * u[..., 0] - sin * u[..., 1], sin * u[..., 0] + cos * u[..., 1]], -1) + np.asarray(centres)[:, None]
+
+# %% ../nbs/22_landmark_model.ipynb #rfn3
+class VertebraRefiner(nn.Module):
+    """The four corners of the vertebra in the middle of a patch (`cut_patches`): a torchvision ResNet (one grey input
+    channel, random initialisation) regressing 8 patch coordinates (TL, TR, BL, BR; x, y; -1 to 1 across the patch).
+    Input B x 1 x S x S in [0, 1]; output B x 8 (float32)."""
+    def __init__(self, backbone:str='resnet18'):
+        super().__init__()
+        import torchvision
+        if not backbone.startswith(('resnet', 'resnext', 'wide_resnet')): raise ValueError(f'the refiner needs a ResNet-family backbone (resnet18, resnet34, ...), not {backbone!r}')
+        self.backbone_name = backbone
+        self.net = torchvision.models.get_model(backbone, weights=None, num_classes=2 * N_CORNERS)
+        self.net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+        nn.init.zeros_(self.net.fc.weight); nn.init.zeros_(self.net.fc.bias)      # starts by answering "a level square"
+
+    def forward(self, x:torch.Tensor)->torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != 1: raise ValueError(f'VertebraRefiner expects B x 1 x S x S in [0, 1], got shape {tuple(x.shape)}')
+        return self.net((x - 0.5) / 0.25).float()
+
+@torch.no_grad()
+def refine_points(refiner:VertebraRefiner, film, points, rotations=REFINE_ROTATIONS, size:int=REFINE_SIZE, side:float=REFINE_SIDE,
+                  dtype=None)->np.ndarray:
+    """Corner points ((n*4) x 2, px of `film`, H x W) refined by `refiner`: each vertebra is read in a patch `side` of
+    its widths wide, turned to its current tilt, at each of `rotations` (degrees) and mirrored, and the corners the
+    readings give are averaged. `dtype`: autocast precision (None: float32). Points that are not finite, or a vertebra
+    with no width, come back as they were."""
+    p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if not len(p) or len(p) % N_CORNERS or not np.isfinite(p).all(): return p
+    c, w, t = vertebra_frames(p)
+    if not (w > 0).all(): return p
+    L, n, dev = side * w, len(c), next(refiner.parameters()).device
+    refiner.eval(); outs = []
+    for r in rotations:
+        tt = t + math.radians(r)
+        x = cut_patches(film, c, L, tt, size).to(dev)
+        with torch.autocast(dev.type, dtype=dtype, enabled=dtype is not None):
+            u = refiner(torch.cat([x, x.flip(-1)])).float().cpu().numpy().reshape(-1, N_CORNERS, 2)
+        u = np.concatenate([u[:n], u[n:][:, REFINE_SWAP] * [-1, 1]])
+        outs += [from_patch(u[:n], c, L, tt), from_patch(u[n:], c, L, tt)]
+    q = np.mean(outs, 0).reshape(-1, 2)
+    return q if np.isfinite(q).all() else p
+
+# %% ../nbs/22_landmark_model.ipynb #rfn7
+class RefineDataset:
+    """Training items for `VertebraRefiner` from a landmark table `df` (columns `file`, `points` in film px): item i is
+    (patches 17 x 1 x S x S, targets 17 x 8) of film i, cut from `cache` (an `ImageCache`, e.g. of size `REFINE_FILM`)
+    around the true vertebrae, each patch jittered as a first reading errs: its centre moved up to `shift` of its side,
+    its side scaled by 0.85-1.15, its tilt turned up to `rotate` degrees; half of the patches mirrored (corners
+    swapped), grey levels varied (gamma, contrast, brightness, noise). Draws depend on `seed`, `set_epoch` and i only."""
+    def __init__(self, df, cache:ImageCache, size:int=REFINE_SIZE, side:float=REFINE_SIDE, shift:float=0.1, rotate:float=12.0, seed:int=0):
+        self.files = [str(f) for f in df['file']]
+        self.points = [np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in df['points']]
+        self.cache, self.size, self.side, self.shift, self.rotate, self.seed, self.epoch = cache, int(size), float(side), float(shift), float(rotate), int(seed), 0
+    def set_epoch(self, epoch:int): self.epoch = int(epoch)
+    def __len__(self): return len(self.files)
+    def __getitem__(self, i):
+        r = np.random.default_rng([self.seed, self.epoch, i])
+        m = self.cache.meta(self.files[i])
+        q = to_input_points(self.points[i], (m['height'], m['width']), self.cache.size).reshape(-1, N_CORNERS, 2)
+        c, w, t = vertebra_frames(q)
+        n = len(c); L = self.side * w * r.uniform(0.85, 1.15, n)
+        c = c + r.uniform(-self.shift, self.shift, (n, 2)) * L[:, None]
+        t = t + np.radians(r.uniform(-self.rotate, self.rotate, n))
+        x = cut_patches(self.cache.get(self.files[i]), c, L, t, self.size)
+        u = to_patch(q, c, L, t)
+        fl = r.random(n) < 0.5
+        x[fl] = x[fl].flip(-1); u[fl] = u[fl][:, REFINE_SWAP] * [-1, 1]
+        per = lambda a, b: torch.tensor(r.uniform(a, b, n), dtype=torch.float32)[:, None, None, None]
+        x = (x.clamp(0, 1) ** torch.exp(per(-0.3, 0.3)) - 0.5) * per(0.8, 1.2) + 0.5 + per(-0.08, 0.08)
+        x = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(int(r.integers(2 ** 31)))) * float(r.uniform(0, 0.03))
+        return x, torch.tensor(u.reshape(n, 2 * N_CORNERS), dtype=torch.float32)
+    def __repr__(self): return f'RefineDataset({len(self)} films, patches of {self.size} px, cache size={self.cache.size})'
+
+def refine_collate(batch)->tuple:
+    "A batch of `RefineDataset` items as one batch of patches and targets."
+    return torch.cat([b[0] for b in batch]), torch.cat([b[1] for b in batch])

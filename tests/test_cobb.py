@@ -66,11 +66,11 @@ def test_sigkill_and_resume_match_uninterrupted(data):
     assert json.loads((b / 'config.json').read_text())['resumed']
 
 def test_help_on_every_cobb_command():
-    for words in (['cobb', '--help'], ['cobb', 'train', '--help'], ['cobb', 'evaluate', '--help'], ['cobb', 'predict', '--help']):
+    for words in (['cobb', '--help'], ['cobb', 'train', '--help'], ['cobb', 'refine', '--help'], ['cobb', 'evaluate', '--help'], ['cobb', 'predict', '--help']):
         r = cli(*words)
         assert r.returncode == 0 and 'usage' in r.stdout, words
     r = cli('cobb', 'train', '--help')
-    for opt in ('--image-size', '--min-score', '--backbone', '--resume', '--overwrite'): assert opt in r.stdout
+    for opt in ('--image-size', '--min-score', '--backbone', '--resume', '--overwrite', '--refine-epochs'): assert opt in r.stdout
 
 def test_predict_reports_bad_files_and_flags(run, data, tmp_path):
     films = tmp_path / 'films'; films.mkdir()
@@ -157,3 +157,21 @@ def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
     g = c["geometry_hidden"]                                             # both scores again on films cut to one shape
     assert g["measurement"]["n"] + g["measurement"]["unmeasured"] == c["n"] and 0 <= g["classifier"]["roc_auc_hidden"]["value"] <= 1, g
     assert "with geometry hidden" in r.stdout, r.stdout
+
+def test_refine_trains_a_runs_refiner_and_refuses_what_it_cannot(run, data, tmp_path):
+    assert json.loads((run / 'metrics.json').read_text())['refine']['epochs'] == 1     # auto: as many as the model's one epoch
+    r = _sx('cobb', 'refine', run, '--epochs', '2', '--quiet')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert 'refiner: validation SMAPE' in r.stdout and 'best.pt' in r.stdout
+    assert json.loads((run / 'metrics.json').read_text())['refine']['epochs'] == 2
+    for args, msg in (((run, '--epochs', '0'), 'at least 1'), ((data / 'aasce',), 'not a training run'), ((tmp_path / 'none',), 'not a training run'),
+                      ((run, '--epochs', 'x'), 'invalid int value')):
+        r = cli('cobb', 'refine', *args)
+        assert r.returncode == 2 and msg in r.stderr and 'Traceback' not in r.stderr, (args, r.stderr)
+    used = json.loads((run / 'metrics.json').read_text())['refine']['used']
+    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '20', '--readings', '1', '--quiet', '--no-refiner')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((run / 'eval-cobb-test-first-reading' / 'metrics.json').read_text())['facts']['refiner'] is None
+    r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '20', '--readings', '1', '--quiet', '--out', tmp_path / 'ev')
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert json.loads((tmp_path / 'ev' / 'metrics.json').read_text())['facts']['refiner']['used'] == used

@@ -4,7 +4,8 @@
 #   3. evaluate the measured Cobb angles on the held-out test films (and, when `make demo` has made the classifier run,
 #   compare the largest angle with the classifier on the classifier's test films),  4. measure a few films with
 #   overlays.  Re-running reuses the data and a finished run, and resumes an interrupted one.
-# Settings (env): DEMO (folder, default demo), COBB_EPOCHS, COBB_SIZE, COBB_BATCH, COBB_WEIGHTS, COBB_SEED.
+# Settings (env): DEMO (folder, default demo), COBB_EPOCHS, COBB_SIZE, COBB_BATCH, COBB_WEIGHTS, COBB_SEED,
+#   COBB_REFINE_EPOCHS (the vertebra refiner's epochs; default 0 here, to keep the demo short).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEMO=${DEMO:-demo}
@@ -24,7 +25,7 @@ if [ -f "$DEMO/cobb/config.json" ]; then
   $SX cobb train --resume "$DEMO/cobb"
 else
   $SX cobb train --data "$DEMO/data" --out "$DEMO/cobb" --epochs "$EPOCHS" --image-size "$SIZE" --batch-size "$BATCH" \
-    --weights "$WEIGHTS" --cache "$DEMO/cache" --seed "$SEED"
+    --weights "$WEIGHTS" --cache "$DEMO/cache" --seed "$SEED" --refine-epochs "${COBB_REFINE_EPOCHS:-0}"
 fi
 step "3/4  evaluate the measurement on the held-out test films: $DEMO/cobb/eval-cobb-test"
 if [ -f "$DEMO/run/checkpoints/best.pt" ]; then
