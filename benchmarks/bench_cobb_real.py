@@ -64,12 +64,8 @@ def value(d, *keys):
 def paired_smape(first_csv:Path, refined_csv:Path, n_boot:int=5000, seed:int=0)->dict:
     "Film-by-film SMAPE (%) of two `cobb evaluate` measurement tables of the same films: mean difference (refined - first), bootstrap 95% CI, counts."
     import pandas as pd
-    def per(t):
-        A, T = t[['pt', 'mt', 'tl']].to_numpy(float), t[['true_pt', 'true_mt', 'true_tl']].to_numpy(float)
-        num, den = np.abs(A - T).sum(1), (A + T).sum(1)
-        s = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
-        s[~np.isfinite(A).all(1)] = 1.0                               # a film without angles counts 100%, as `cobb evaluate` counts it
-        return 100 * s
+    from scoliosis_xray.cobb_evaluate import _smape_per_film             # as `cobb evaluate` scores a film (no angles: 100%)
+    per = lambda t: 100 * _smape_per_film(t[['pt', 'mt', 'tl']].to_numpy(float), t[['true_pt', 'true_mt', 'true_tl']].to_numpy(float))
     a, b = pd.read_csv(first_csv), pd.read_csv(refined_csv)
     m = a[['path']].assign(x=per(a)).merge(b[['path']].assign(y=per(b)), on='path')
     d = (m.y - m.x).to_numpy()

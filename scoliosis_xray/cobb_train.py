@@ -539,7 +539,8 @@ def train_refiner(cfg, run:Run, data:dict, device, epochs:int, progress:bool=Tru
     bar = tqdm(range(1, epochs + 1), desc='refiner', unit='epoch', disable=not progress)
     for ep in bar:
         refiner.train(); t0, tot, n = time.perf_counter(), 0.0, 0
-        for x, u in _refiner_batches(ds, ep, cfg.seed):
+        for b, (x, u) in enumerate(_refiner_batches(ds, ep, cfg.seed)):
+            if cfg.max_batches and b >= cfg.max_batches: break            # smoke tests: as the landmark model's epochs
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None): out = refiner(x.to(device))
             loss = F.smooth_l1_loss(out.float(), u.to(device), beta=0.02)
             opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()

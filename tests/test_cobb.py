@@ -20,9 +20,9 @@ def _env(): return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1')
 def _sx(*args, timeout=900):
     return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, env=_env(), timeout=timeout)
 
-def _train_args(d, out, epochs=3):
+def _train_args(d, out, epochs=3):          # no vertebra refiner: the refiner's own tests add one (`cobb refine`)
     return ['cobb', 'train', '--data', d / 'aasce', '--out', out, '--epochs', epochs, '--image-size', '128x64', '--batch-size', '4',
-            '--weights', 'none', '--seed', '3', '--num-workers', '0', '--cache', d / 'cache', '--quiet']
+            '--weights', 'none', '--seed', '3', '--num-workers', '0', '--cache', d / 'cache', '--quiet', '--refine-epochs', '0']
 
 @pytest.fixture(scope='module')
 def data(tmp_path_factory):
@@ -144,7 +144,7 @@ def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
     r = _sx('train', '--data', tmp_path / 'data', '--out', tmp_path / 'cls', '--epochs', '1', '--head-epochs', '0', '--image-size', '96x48',
             '--batch-size', '8', '--backbone', 'resnet18', '--weights', 'none', '--cache', tmp_path / 'cache', '--quiet')
     assert r.returncode == 0, r.stderr[-3000:]
-    r = _sx('cobb', 'train', '--data', tmp_path / 'data', '--out', tmp_path / 'cobb', '--epochs', '1', '--image-size', '128x64',
+    r = _sx('cobb', 'train', '--data', tmp_path / 'data', '--out', tmp_path / 'cobb', '--epochs', '1', '--image-size', '128x64', '--refine-epochs', '0',
             '--batch-size', '4', '--weights', 'none', '--seed', '9', '--cache', tmp_path / 'cache', '--quiet')
     assert r.returncode == 0, r.stderr[-3000:]
     r = _sx('cobb', 'evaluate', '--run', tmp_path / 'cobb', '--compare', tmp_path / 'cls', '--n-boot', '50', '--quiet')
@@ -159,7 +159,7 @@ def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
     assert "with geometry hidden" in r.stdout, r.stdout
 
 def test_refine_trains_a_runs_refiner_and_refuses_what_it_cannot(run, data, tmp_path):
-    assert json.loads((run / 'metrics.json').read_text())['refine']['epochs'] == 1     # auto: as many as the model's one epoch
+    assert 'refine' not in json.loads((run / 'metrics.json').read_text())         # trained with --refine-epochs 0: a run without one
     r = _sx('cobb', 'refine', run, '--epochs', '2', '--quiet')
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'refiner: validation SMAPE' in r.stdout and 'best.pt' in r.stdout
@@ -175,3 +175,18 @@ def test_refine_trains_a_runs_refiner_and_refuses_what_it_cannot(run, data, tmp_
     r = _sx('cobb', 'evaluate', '--run', run, '--n-boot', '20', '--readings', '1', '--quiet', '--out', tmp_path / 'ev')
     assert r.returncode == 0, r.stderr[-3000:]
     assert json.loads((tmp_path / 'ev' / 'metrics.json').read_text())['facts']['refiner']['used'] == used
+
+def test_ctrl_c_in_refine_keeps_a_model_that_measures(run):
+    from scoliosis_xray.cobb_train import load_landmark_model
+    before, ev = json.loads((run / 'metrics.json').read_text()).get('refine'), run / 'tb' / 'refine'
+    n0 = len(list(ev.glob('events*')))
+    p = subprocess.Popen([str(EXE), 'cobb', 'refine', str(run), '--epochs', '200', '--quiet'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
+    t_end = time.time() + 300
+    while p.poll() is None and time.time() < t_end and len(list(ev.glob('events*'))) <= n0: time.sleep(0.05)
+    time.sleep(1.0)                                                      # in the refiner's epochs
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-2000:]
+    assert 'refiner training interrupted' in err and 'cobb refine' in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
+    assert json.loads((run / 'metrics.json').read_text()).get('refine') == before    # nothing half-written: the last refiner stays
+    load_landmark_model(run / 'checkpoints' / 'best.pt')
