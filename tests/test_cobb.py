@@ -180,12 +180,16 @@ def test_ctrl_c_in_refine_keeps_a_model_that_measures(run):
     from scoliosis_xray.cobb_train import load_landmark_model
     before, ev = json.loads((run / 'metrics.json').read_text()).get('refine'), run / 'tb' / 'refine'
     n0 = len(list(ev.glob('events*')))
-    p = subprocess.Popen([str(EXE), 'cobb', 'refine', str(run), '--epochs', '200', '--quiet'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env())
-    t_end = time.time() + 300
-    while p.poll() is None and time.time() < t_end and len(list(ev.glob('events*'))) <= n0: time.sleep(0.05)
-    time.sleep(1.0)                                                      # in the refiner's epochs
-    p.send_signal(signal.SIGINT)
-    _, err = p.communicate(timeout=120)
+    p = subprocess.Popen([str(EXE), 'cobb', 'refine', str(run), '--epochs', '200', '--quiet'], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))   # as in a terminal: a background job (CI) inherits SIGINT ignored
+    try:
+        t_end = time.time() + 300
+        while p.poll() is None and time.time() < t_end and len(list(ev.glob('events*'))) <= n0: time.sleep(0.05)
+        time.sleep(1.0)                                                  # in the refiner's epochs
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None: p.kill(); p.wait()
     assert p.returncode == 130, err[-2000:]
     assert 'refiner training interrupted' in err and 'cobb refine' in err and 'Traceback' not in err and len(err.strip().splitlines()) == 1, err
     assert json.loads((run / 'metrics.json').read_text()).get('refine') == before    # nothing half-written: the last refiner stays
