@@ -18,11 +18,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from matplotlib.figure import Figure
 from PIL import Image, ImageDraw, ImageFont
 
-from .core import LEVELS, GRADES, severity, to_unit_float
+from .core import LEVELS, GRADES, severity, to_unit_float, _stats as stats, _Figure as Figure
 from .metrics import json_number, percentile_ci, exact_ci
 from .plots import figure_axes
 

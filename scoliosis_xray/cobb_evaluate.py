@@ -15,7 +15,6 @@ __all__ = ['COBB_COLUMNS', 'POINT_COLUMNS', 'FLAG_ERROR', 'REAL_RESULTS', 'ROBUS
 import json, math, os
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .core import CLASSES, COBB_THRESHOLD, atomic_write, write_csv, check_writable, severity, to_input, dumps_json, csv_safe
+from .core import CLASSES, COBB_THRESHOLD, atomic_write, write_csv, check_writable, severity, to_input, dumps_json, csv_safe, _plt as plt
 from .run import Run, RunError, check_output_folder
 from .data import list_images, read_image, preprocess, ImageReadError, ImageCache, load_dataset, load_splits
 from .train import resolve_device, predict_logits, amp_dtype

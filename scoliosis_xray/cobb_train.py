@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
-import matplotlib.pyplot as plt
 
-from .core import to_input, CLASSES, COBB_THRESHOLD, tb_writer, write_csv, sha256_file
+from .core import to_input, CLASSES, COBB_THRESHOLD, tb_writer, write_csv, sha256_file, _plt as plt
 from .run import (Run, RunError, Checkpoint, PreprocessSpec, fingerprint, locked, save_checkpoint,
                                 read_checkpoint, stored_path, CheckpointError, check_outside, load_checkpoint)
 from .data import ImageCache, make_splits, save_splits, load_splits, assign_groups

@@ -9,7 +9,7 @@ Docs: https://scoliosis-xray.github.io/scoliosis-xray/core.html.md"""
 __all__ = ['CLASSES', 'COBB_THRESHOLD', 'LEVELS', 'GRADES', 'DEFAULT_SIZE', 'MAX_STRENGTH', 'RESIZE_MODES', 'LEDGER', 'severity',
            'label_of', 'parse_threshold_method', 'home_dir', 'cache_dir', 'sha256_file', 'sha256_bytes', 'jsonable',
            'dumps_json', 'OverwriteError', 'read_ledger', 'written_by_package', 'check_writable', 'atomic_write',
-           'save_torch', 'csv_safe', 'write_csv', 'printable', 'to_unit_float', 'to_input', 'tb_writer']
+           'save_torch', 'csv_safe', 'write_csv', 'printable', 'to_unit_float', 'to_input', 'tb_writer', 'LazyImport']
 
 # %% ../nbs/00_core.ipynb #b97984dd
 import hashlib, json, math, os, re, tempfile, contextlib
@@ -262,3 +262,25 @@ def tb_writer(logdir, name:str=None, purge_step:int=None):
     from torch.utils.tensorboard import SummaryWriter
     d = Path(logdir) / name.replace('/', '_') if name else Path(logdir)
     return SummaryWriter(str(d), purge_step=purge_step)
+
+# %% ../nbs/00_core.ipynb #lazy1
+class LazyImport:
+    """Module `module` (or its attribute `attr`), imported the first time it is used: attribute access, calls,
+    indexing and `isinstance` go to the real object. Its `repr` is its name (as signatures show it)."""
+    def __init__(self, module:str, attr:str=None): self.__dict__.update(_module=module, _attr=attr, _obj=None)
+    def _load(self):
+        if self.__dict__['_obj'] is None:
+            import importlib
+            o = importlib.import_module(self.__dict__['_module'])
+            self.__dict__['_obj'] = getattr(o, self.__dict__['_attr']) if self.__dict__['_attr'] else o
+        return self.__dict__['_obj']
+    def __getattr__(self, k): return getattr(self._load(), k)
+    def __call__(self, *args, **kw): return self._load()(*args, **kw)
+    def __getitem__(self, k): return self._load()[k]
+    def __instancecheck__(self, x): return isinstance(x, self._load())
+    def __repr__(self): return self.__dict__['_attr'] or self.__dict__['_module']
+
+# the package's own: its modules import these under the usual names (`from scoliosis_xray.core import _stats as stats`)
+_stats, _optimize, _ndimage = LazyImport('scipy.stats'), LazyImport('scipy.optimize'), LazyImport('scipy.ndimage')
+_skm, _calibration_curve = LazyImport('sklearn.metrics'), LazyImport('sklearn.calibration', 'calibration_curve')
+_plt, _Figure, _colormaps = LazyImport('matplotlib.pyplot'), LazyImport('matplotlib.figure', 'Figure'), LazyImport('matplotlib', 'colormaps')

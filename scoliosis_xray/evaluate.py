@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 
-from .core import CLASSES, atomic_write, write_csv, tb_writer
+from .core import CLASSES, atomic_write, write_csv, tb_writer, _Figure as Figure
 from .run import Run, RunError, locked, check_output_folder, foreign_entries, Checkpoint
 from .metrics import METRIC_LABELS, METRICS, THRESHOLD_FREE, FIXED_BY_DESIGN, as_binary, evaluate_predictions, json_number
 from .metrics import bootstrap_metrics, percentile_ci, compare_predictions, calibration_summary, platt_fit, platt_apply, auc_interval

@@ -11,7 +11,7 @@ __all__ = ['grad_cam', 'spine_mask', 'spine_mass_fraction', 'landmarks_in_input'
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy import ndimage
+from .core import _ndimage as ndimage
 
 from .synth import polygon_coverage
 

@@ -20,11 +20,9 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
-from sklearn import metrics as skm
-from sklearn.calibration import calibration_curve
 
 from .core import CLASSES, GRADES, severity, parse_threshold_method
+from .core import _optimize as optimize, _stats as stats, _skm as skm, _calibration_curve as calibration_curve
 
 # %% ../nbs/02_metrics.ipynb #3457826e
 def binormal_predictions(n_pos:int=50, n_neg:int=50, d:float=1.5, seed:int=0, cobb:bool=False, slope:float=0.0,

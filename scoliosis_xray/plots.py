@@ -12,11 +12,9 @@ __all__ = ['CAM_GROUPS', 'figure_axes', 'figure_png', 'plot_roc', 'plot_pr', 'pl
 import io, math
 
 import numpy as np
-from matplotlib import colormaps
-from matplotlib.figure import Figure
 from PIL import Image
 
-from .core import CLASSES, to_unit_float
+from .core import CLASSES, to_unit_float, _colormaps as colormaps, _Figure as Figure
 from .metrics import check_predictions, threshold_array, point_metrics, expected_calibration_error, roc_auc
 from .metrics import roc_points, pr_points, average_precision, reliability_points, reliability_bins, confusion_counts
 

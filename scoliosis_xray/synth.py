@@ -19,9 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
-from scipy import ndimage
 
-from .core import CLASSES, COBB_THRESHOLD, LEVELS, severity, label_of, home_dir, atomic_write, written_by_package, sha256_bytes
+from .core import CLASSES, COBB_THRESHOLD, LEVELS, severity, label_of, home_dir, atomic_write, written_by_package, sha256_bytes, _ndimage as ndimage
 
 # %% ../nbs/10_synth.ipynb #29a15c77
 GENERATOR_VERSION = 2

@@ -160,10 +160,10 @@ def test_compare_with_classifier_leaves_out_what_the_landmark_run_saw(tmp_path):
 
 def test_refine_trains_a_runs_refiner_and_refuses_what_it_cannot(run, data, tmp_path):
     assert 'refine' not in json.loads((run / 'metrics.json').read_text())         # trained with --refine-epochs 0: a run without one
-    r = _sx('cobb', 'refine', run, '--epochs', '2', '--quiet')
+    r = _sx('cobb', 'refine', run, '--epochs', '1', '--quiet')
     assert r.returncode == 0, r.stderr[-3000:]
     assert 'refiner: validation SMAPE' in r.stdout and 'best.pt' in r.stdout
-    assert json.loads((run / 'metrics.json').read_text())['refine']['epochs'] == 2
+    assert json.loads((run / 'metrics.json').read_text())['refine']['epochs'] == 1
     for args, msg in (((run, '--epochs', '0'), 'at least 1'), ((data / 'aasce',), 'not a training run'), ((tmp_path / 'none',), 'not a training run'),
                       ((run, '--epochs', 'x'), 'invalid int value')):
         r = cli('cobb', 'refine', *args)
