@@ -132,14 +132,14 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
     x = torch.stack([to_input(preprocess(im, pp.size, pp.window, pp.bits)) for im in images])
     reads = read_points(model, ck, x, readings, device, min_score)
     res = [combine_readings([r[i] for r in reads], im.shape, tuple(pp.size)) for i, im in enumerate(images)]
-    ref, rec = refiner_of(ck, device)
-    if ref is not None:
-        dt = amp_dtype(torch.device(device), ck.amp, fallback=True)
-        res = [refine_measurement(ref, rec, r, im, pp, dt) for r, im in zip(res, images)]
     again = [i for i, r in enumerate(res) if r['readings_used'] == 0] if polarity else []
     if again:
         for i, r in zip(again, measure(model, ck, [inverted(images[i]) for i in again], device, min_score=min_score, readings=readings, polarity=False)):
             if r['readings_used'] > 0: res[i] = dict(r, inverted=True)
+    ref, rec = refiner_of(ck, device)
+    if ref is not None:                  # the reading kept (the inverted one was refined on the inverted film) is refined once
+        dt = amp_dtype(torch.device(device), ck.amp, fallback=True)
+        res = [r if 'refined' in r else refine_measurement(ref, rec, r, im, pp, dt) for r, im in zip(res, images)]
     return res
 
 
