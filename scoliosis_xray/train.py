@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 
 import scoliosis_xray
 from . import __version__
-from .core import CLASSES, write_csv, sha256_bytes, sha256_file, tb_writer
+from .core import CLASSES, write_csv, sha256_bytes, sha256_file, tb_writer, home_dir
 from .run import Run, RunError, locked, fingerprint, stored_path, check_outside
 from .run import Checkpoint, CheckpointError, PreprocessSpec, save_checkpoint, read_checkpoint, load_checkpoint
 from .run import TrainConfig
@@ -81,10 +81,21 @@ def cpu_bf16_speedup(repeats:int=2)->float:
     """How many times as fast bf16 autocast trains as fp32 on this CPU (0.0 where it has no native bf16): a ResNet18's
     forward and backward pass on a 4 x 3 x 256 x 128 channels-last batch, the two precisions timed in turn `repeats`
     times after a warm-up, medians compared; about two seconds, measured once per process. CPUs that announce native
-    bf16 differ: on some, bf16 trains twice as fast as fp32; on others it is slower (0.7x on one 2-core machine)."""
+    bf16 differ: on some, bf16 trains twice as fast as fp32; on others it is slower (0.7x on one 2-core machine). Kept
+    in `home_dir()/bf16_speedup.json` under the CPU's name, the torch version and the thread count, so each machine
+    measures once."""
     if not cpu_bf16_supported(): return 0.0
-    if repeats not in _BF16_SPEEDUP:
-        import statistics, torchvision
+    if repeats in _BF16_SPEEDUP: return _BF16_SPEEDUP[repeats]
+    import json
+    try: name = next((l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name')), platform.processor())
+    except OSError: name = platform.processor()
+    key, path = f'{name} | {os.cpu_count()} cpus | torch {torch.__version__} | {torch.get_num_threads()} threads | {repeats} repeats', home_dir() / 'bf16_speedup.json'
+    try: known = json.loads(path.read_text())
+    except (OSError, ValueError): known = {}
+    known = known if isinstance(known, dict) else {}
+    if isinstance(known.get(key), (int, float)) and math.isfinite(known[key]) and known[key] > 0: _BF16_SPEEDUP[repeats] = float(known[key])
+    else:
+        import statistics, tempfile, torchvision
         with torch.random.fork_rng(devices=[]):                        # the probe draws no number a run would have drawn
             torch.manual_seed(0)
             m = torchvision.models.resnet18(num_classes=8).to(memory_format=torch.channels_last)
@@ -97,6 +108,11 @@ def cpu_bf16_speedup(repeats:int=2)->float:
                 loss.backward(); m.zero_grad(set_to_none=True)
                 if k: times[bf].append(time.perf_counter() - t)
         _BF16_SPEEDUP[repeats] = statistics.median(times[False]) / statistics.median(times[True])
+        try:                                                            # remembered for the next process; a read-only home just measures again
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile('w', dir=path.parent, prefix='.bf16_speedup.', delete=False) as f: json.dump(dict(known, **{key: _BF16_SPEEDUP[repeats]}), f, indent=1)
+            os.replace(f.name, path)
+        except OSError: pass
     return _BF16_SPEEDUP[repeats]
 
 # %% ../nbs/15_train.ipynb #20709e7f
