@@ -30,7 +30,7 @@ from .synth import default_dataset
 from .augment import train_transform, eval_transform, describe
 from .model import BACKBONES
 from .train import (RunState, fit, resolve_device, predict_logits, record_start, environment, data_identity,
-                                  resolve_amp, amp_note, amp_dtype, precision_name, channels_last, epoch_loader,
+                                  resolve_amp, amp_dtype, precision_name, channels_last, epoch_loader,
                                   distributed, is_main, broadcast, check_world_batch, rank_device, shard_batches, run_lock, lr_factor)
 from .landmarks import load_landmarks, VERTEBRAE
 from .cobb import cobb_angles, smape
@@ -353,9 +353,8 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
     else: broadcast(data['df'])
     model, winfo = _setup(cfg, ck, progress)
     model.to(device)
-    amp = broadcast(resolve_amp(device, cfg.amp, ck.amp if ck is not None else None))   # once, as the classifier decides it
+    amp = resolve_amp(device, cfg.amp, ck.amp if ck is not None else None)      # once, as the classifier decides it
     amp_used = precision_name(amp_dtype(device, amp))
-    if main and progress and ck is None and amp_note(device, cfg.amp, amp): tqdm.write(amp_note(device, cfg.amp, amp))
     if main: record_start(run, _config_record(cfg, run, src, data, winfo, fp or '', amp_used), ck, restart)
     train_ds = LandmarkDataset(data['train'], data['cache'], train_transform(cfg.image_size, strength=cfg.augment, zoom_out=cfg.zoom_out))
     val_ds = LandmarkDataset(data['val'], data['cache'], eval_transform(cfg.image_size))
