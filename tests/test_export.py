@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from scoliosis_xray.synth import make_dataset
+from scoliosis_xray.export import PARITY_TOL
 from sxcli import cli, one_line_error
 
 EXE = Path(sys.executable).parent / 'scoliosis-xray'
@@ -49,9 +50,9 @@ def test_export_then_predict_with_the_model(base, tmp_path):
         assert r.returncode == 0, r.stderr[-2000:]
         got = pd.read_csv(tmp_path / f'{f}.csv', keep_default_na=False)
         assert list(got.columns) == list(want.columns) and list(got.path) == list(want.path)
-        on = (want.prob_scoliosis - want.threshold).abs() <= 1e-4           # a film on the threshold may fall on either side
+        on = (want.prob_scoliosis - want.threshold).abs() <= PARITY_TOL     # a film on the threshold may fall on either side
         assert list(got.label[~on]) == list(want.label[~on]) and list(got.threshold) == list(want.threshold)
-        assert np.abs(got.prob_scoliosis - want.prob_scoliosis).max() <= 1e-4
+        assert np.abs(got.prob_scoliosis - want.prob_scoliosis).max() <= PARITY_TOL
         assert np.allclose(got.ood_score, want.ood_score, rtol=1e-4)
 
 def test_export_refuses_mistakes(base, tmp_path):
