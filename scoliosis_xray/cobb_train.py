@@ -30,7 +30,7 @@ from .synth import default_dataset
 from .augment import train_transform, eval_transform, describe
 from .model import BACKBONES
 from .train import (RunState, fit, resolve_device, predict_logits, record_start, environment, data_identity,
-                                  resolve_amp, amp_dtype, precision_name, channels_last, epoch_loader,
+                                  resolve_amp, amp_probe, amp_note, amp_dtype, precision_name, channels_last, epoch_loader,
                                   distributed, is_main, broadcast, check_world_batch, rank_device, shard_batches, run_lock, lr_factor)
 from .landmarks import load_landmarks, VERTEBRAE
 from .cobb import cobb_angles, smape
@@ -70,7 +70,7 @@ class CobbConfig:
     device: str = 'auto'            # auto | cpu | cuda | cuda:N
     num_workers: int = -1           # DataLoader workers (-1 = automatic)
     cache: str = ''                 # decode-once cache folder ('' = $SCOLIOSIS_XRAY_HOME/cache)
-    amp: str = 'auto'               # mixed precision: auto (bf16 on CUDA and on CPUs with native bf16) | bf16 | fp16 | off
+    amp: str = 'auto'               # mixed precision: auto (bf16 on CUDA, and on CPUs with native bf16 where timed faster) | bf16 | fp16 | off
     max_batches: int = 0            # stop each training epoch after this many batches (0 = all; for smoke tests)
     adapt_random_init: bool = True  # without pre-trained weights: no frozen-backbone stage, one learning rate for all layers
 
@@ -353,9 +353,11 @@ def _run_cobb(cfg:CobbConfig, run:Run, ck=None, progress=True, on_epoch_end=None
     else: broadcast(data['df'])
     model, winfo = _setup(cfg, ck, progress)
     model.to(device)
-    amp = resolve_amp(device, cfg.amp, ck.amp if ck is not None else None)      # once, as the classifier decides it
+    speed, probe = amp_probe(model, (cfg.batch_size, 1, *cfg.image_size))      # the landmark model timed where `auto` meets a CPU with bf16
+    amp = broadcast(resolve_amp(device, cfg.amp, ck.amp if ck is not None else None, speed if main else None))   # once, as the classifier decides it
     amp_used = precision_name(amp_dtype(device, amp))
-    if main: record_start(run, _config_record(cfg, run, src, data, winfo, fp or '', amp_used), ck, restart)
+    if main: record_start(run, dict(_config_record(cfg, run, src, data, winfo, fp or '', amp_used), amp_probe=probe or None), ck, restart)
+    if main and progress and amp_note(cfg.amp, amp, probe): tqdm.write(amp_note(cfg.amp, amp, probe))
     train_ds = LandmarkDataset(data['train'], data['cache'], train_transform(cfg.image_size, strength=cfg.augment, zoom_out=cfg.zoom_out))
     val_ds = LandmarkDataset(data['val'], data['cache'], eval_transform(cfg.image_size))
     val_loader = DataLoader(val_ds, batch_size=cfg.batch_size * 2, shuffle=False, num_workers=0)

@@ -58,7 +58,7 @@ class TrainConfig:
     device: str = 'auto'            # auto | cpu | cuda | cuda:N
     num_workers: int = -1           # DataLoader workers (-1 = automatic)
     cache: str = ''                 # decode-once cache folder ('' = $SCOLIOSIS_XRAY_HOME/cache)
-    amp: str = 'auto'               # mixed precision: auto (bf16 on CPUs with native bf16 and on CUDA; fp16 on older GPUs) | bf16 | fp16 | off
+    amp: str = 'auto'               # mixed precision: auto (bf16 on CUDA, fp16 on older GPUs; on CPUs with native bf16 where timed faster) | bf16 | fp16 | off
     max_batches: int = 0            # stop each training epoch after this many batches (0 = all; for smoke tests)
     adapt_random_init: bool = True  # without pre-trained weights: no head-only stage, one learning rate for all layers
 
