@@ -37,7 +37,7 @@ from .cobb_train import (load_landmark_model, predict_points, cobb_settings, lan
                                       plot_landmark_grid, load_refiner)
 
 # %% ../nbs/24_cobb_evaluate.ipynb #68c752f0
-COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'readings_used', 'confidence', 'pt', 'mt', 'tl', 'largest', 'spread', 'severity', 'upper_end',
+COBB_COLUMNS = ['path', 'verdict', 'reasons', 'n_found', 'readings_used', 'confidence', 'pt', 'mt', 'tl', 'largest', 'spread', 'refined', 'refine_spread', 'severity', 'upper_end',
                 'lower_end', 'apex', 'curve_type', 'inverted', 'error']
 POINT_COLUMNS = [f'x{k}' for k in range(4 * N_VERT)] + [f'y{k}' for k in range(4 * N_VERT)]
 
@@ -101,18 +101,20 @@ def refiner_of(ck, device)->tuple:
 def refine_measurement(refiner, rec:dict, m:dict, im, pp, dtype=None)->dict:
     """Film measurement `m` (from `combine_readings`) with its points read again by `refiner` (`refine_points`) on the
     film `im` (preprocessed by `pp`'s window at the refiner's film size `rec['film']`) and its angles measured again:
-    `refined` True. The verdict stays the first reading's. Unchanged (`refined` False) when `m` has not 17 vertebrae
+    `refined` True, `refine_spread` the standard deviation (degrees) of the largest angle over the refiner's readings. The verdict stays the first reading's. Unchanged (`refined` False) when `m` has not 17 vertebrae
     or the refined points give no angle."""
     pts = np.asarray(m['points'], dtype=float).reshape(-1, 2)
     if len(pts) != 4 * N_VERT or not np.isfinite(pts).all(): return dict(m, refined=False)
     size = tuple(int(v) for v in rec['film'])
     big = preprocess(im, size, pp.window, pp.bits)
-    q = refine_points(refiner, big, to_input_points(pts, im.shape, size), rotations=tuple(rec.get('rotations', REFINE_ROTATIONS)),
-                      size=int(rec['size']), side=float(rec['side']), dtype=dtype)
+    q, reads = refine_points(refiner, big, to_input_points(pts, im.shape, size), rotations=tuple(rec.get('rotations', REFINE_ROTATIONS)),
+                             size=int(rec['size']), side=float(rec['side']), dtype=dtype, readings=True)
     q = to_image_points(q, im.shape, size)
     try: angles = cobb_angles(q, im.shape[0])
     except ValueError: return dict(m, refined=False)
-    return dict(m, points=q, angles=angles, refined=True)
+    big_l = [_largest(to_image_points(r, im.shape, size), im.shape[0]) for r in reads]
+    sd = float(np.std(big_l)) if len(big_l) > 1 and np.isfinite(big_l).all() else float('nan')
+    return dict(m, points=q, angles=angles, refined=True, refine_spread=sd)
 
 def measure(model, ck, images:list, device, min_score:float=None, readings=None, polarity:bool=True)->list:
     """Measure films given as 2-D arrays: per film dict(points in film px, ok, reasons, n_found, readings_used, angles
@@ -145,10 +147,10 @@ def measure(model, ck, images:list, device, min_score:float=None, readings=None,
 
 # %% ../nbs/24_cobb_evaluate.ipynb #ad9ca314
 def _row(path, m=None, error='')->dict:
-    r = dict(path=str(path), verdict='', reasons='', n_found=0, readings_used=0, confidence=np.nan, **{k: np.nan for k in ('pt', 'mt', 'tl', 'largest', 'spread')},
+    r = dict(path=str(path), verdict='', reasons='', n_found=0, readings_used=0, confidence=np.nan, **{k: np.nan for k in ('pt', 'mt', 'tl', 'largest', 'spread')}, refined=False, refine_spread=np.nan,
              severity='', upper_end='', lower_end='', apex='', curve_type='', inverted=False, error=error)
     if m is not None:
-        r.update(verdict='ok' if m['ok'] else 'flagged', reasons='; '.join(m['reasons']), n_found=m['n_found'], readings_used=m['readings_used'], confidence=m.get('confidence', np.nan), spread=m.get('spread', np.nan), inverted=bool(m.get('inverted', False)))
+        r.update(verdict='ok' if m['ok'] else 'flagged', reasons='; '.join(m['reasons']), n_found=m['n_found'], readings_used=m['readings_used'], confidence=m.get('confidence', np.nan), spread=m.get('spread', np.nan), refined=bool(m.get('refined', False)), refine_spread=m.get('refine_spread', np.nan), inverted=bool(m.get('inverted', False)))
         if m['angles'] is not None: r.update({k: m['angles'][k] for k in ('pt', 'mt', 'tl', 'largest', 'severity', 'upper_end', 'lower_end', 'apex', 'curve_type')})
     pts = np.full((4 * N_VERT, 2), np.nan)
     if m is not None and m['angles'] is not None: pts = np.asarray(m['points']).reshape(-1, 2)
@@ -277,6 +279,7 @@ def _table(rows, meas)->pd.DataFrame:
                           true_pt=t[:, 0], true_mt=t[:, 1], true_tl=t[:, 2], true_largest=t.max(1)))
     for k in ('pt', 'mt', 'tl', 'largest'): d[k] = [m['angles'][k] if got(m) else np.nan for m in meas]
     d['spread'] = [m.get('spread', np.nan) if m is not None else np.nan for m in meas]
+    d['refine_spread'] = [m.get('refine_spread', np.nan) if m is not None else np.nan for m in meas]
     d['confidence'] = [m.get('confidence', np.nan) if m is not None else np.nan for m in meas]
     d['inverted'] = [bool(m.get('inverted', False)) if m is not None else False for m in meas]
     d['true_severity'] = [severity(v) for v in d.true_largest]
@@ -303,7 +306,7 @@ def _auc_entry(bad, score):
 
 def _facts(tab, rows, meas, n_boot, seed)->dict:
     """The evaluation's numbers: `all` (every film, best-effort angles; SMAPE with unmeasured films at 100%), `ok` (the
-    films the verdict judged ok), `verdict` (ok share, the flag's, the spread's and the confidence's ROC-AUC for a largest-angle error
+    films the verdict judged ok), `verdict` (ok share, the flag's, the spread's, the refiner's spread's and the confidence's ROC-AUC for a largest-angle error
     above `FLAG_ERROR`, SMAPE of flagged and ok films), `landmarks` (point error of films with comparable landmarks)."""
     ok = (tab.verdict == 'ok').to_numpy()
     A, T = tab[['pt', 'mt', 'tl']].to_numpy(float), tab[['true_pt', 'true_mt', 'true_tl']].to_numpy(float)
@@ -319,10 +322,11 @@ def _facts(tab, rows, meas, n_boot, seed)->dict:
     err = np.abs(tab.largest - tab.true_largest).to_numpy()
     bad = ~(err <= FLAG_ERROR)                                        # unmeasured films are bad measurements too
     spread = np.nan_to_num(tab.spread.to_numpy(float), nan=90.0)
+    rspread = np.nan_to_num(tab.refine_spread.to_numpy(float), nan=90.0) if 'refine_spread' in tab else np.full(len(tab), 90.0)
     conf = np.nan_to_num(tab.confidence.to_numpy(float), nan=0.0) if 'confidence' in tab else np.zeros(len(tab))
     f['verdict'] = dict(n=len(tab), n_ok=int(ok.sum()), ok_share=dict(value=json_number(ok.mean()), ci=exact_ci(int(ok.sum()), len(ok))),
                         error_over=FLAG_ERROR, n_error_over=int(bad.sum()),
-                        flag_auc=_auc_entry(bad, (~ok).astype(float)), spread_auc=_auc_entry(bad, np.clip(spread / 90.0, 0, 1)), confidence_auc=_auc_entry(bad, 1.0 - conf),
+                        flag_auc=_auc_entry(bad, (~ok).astype(float)), spread_auc=_auc_entry(bad, np.clip(spread / 90.0, 0, 1)), refine_spread_auc=_auc_entry(bad, np.clip(rspread / 90.0, 0, 1)), confidence_auc=_auc_entry(bad, 1.0 - conf),
                         smape_ok=json_number(100 * per[ok].mean()) if ok.any() else None,
                         smape_flagged=json_number(100 * per[~ok].mean()) if (~ok).any() else None)
     f['agreement'] = f['ok'] if ok.sum() >= 2 else {}

@@ -433,15 +433,16 @@ class VertebraRefiner(nn.Module):
 
 @torch.no_grad()
 def refine_points(refiner:VertebraRefiner, film, points, rotations=REFINE_ROTATIONS, size:int=REFINE_SIZE, side:float=REFINE_SIDE,
-                  dtype=None)->np.ndarray:
+                  dtype=None, readings:bool=False)->np.ndarray:
     """Corner points ((n*4) x 2, px of `film`, H x W) refined by `refiner`: each vertebra is read in a patch `side` of
     its widths wide, turned to its current tilt, at each of `rotations` (degrees) and mirrored, and the corners the
     readings give are averaged. `dtype`: autocast precision (None: float32). Points that are not finite, or a vertebra
-    with no width, come back as they were."""
+    with no width, come back as they were. `readings`: (the points, the list of each reading's points) instead, the
+    list empty where nothing was read; how far the readings disagree says how sure the refiner is."""
     p = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if not len(p) or len(p) % N_CORNERS or not np.isfinite(p).all(): return p
+    if not len(p) or len(p) % N_CORNERS or not np.isfinite(p).all(): return (p, []) if readings else p
     c, w, t = vertebra_frames(p)
-    if not (w > 0).all(): return p
+    if not (w > 0).all(): return (p, []) if readings else p
     L, n, dev = side * w, len(c), next(refiner.parameters()).device
     refiner.eval(); outs = []
     for r in rotations:
@@ -452,7 +453,8 @@ def refine_points(refiner:VertebraRefiner, film, points, rotations=REFINE_ROTATI
         u = np.concatenate([u[:n], u[n:][:, REFINE_SWAP] * [-1, 1]])
         outs += [from_patch(u[:n], c, L, tt), from_patch(u[n:], c, L, tt)]
     q = np.mean(outs, 0).reshape(-1, 2)
-    return q if np.isfinite(q).all() else p
+    if not np.isfinite(q).all(): return (p, []) if readings else p
+    return (q, [o.reshape(-1, 2) for o in outs]) if readings else q
 
 # %% ../nbs/22_landmark_model.ipynb #rfn7
 class RefineDataset:
