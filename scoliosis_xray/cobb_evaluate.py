@@ -101,8 +101,9 @@ def refiner_of(ck, device)->tuple:
 def refine_measurement(refiner, rec:dict, m:dict, im, pp, dtype=None)->dict:
     """Film measurement `m` (from `combine_readings`) with its points read again by `refiner` (`refine_points`) on the
     film `im` (preprocessed by `pp`'s window at the refiner's film size `rec['film']`) and its angles measured again:
-    `refined` True, `refine_spread` the standard deviation (degrees) of the largest angle over the refiner's readings. The verdict stays the first reading's. Unchanged (`refined` False) when `m` has not 17 vertebrae
-    or the refined points give no angle."""
+    `refined` True; `refine_spread`: the standard deviation (degrees) of the largest angle over the refiner's readings.
+    The verdict stays the first reading's. Unchanged (`refined` False) when `m` has not 17 vertebrae or the refined
+    points give no angle."""
     pts = np.asarray(m['points'], dtype=float).reshape(-1, 2)
     if len(pts) != 4 * N_VERT or not np.isfinite(pts).all(): return dict(m, refined=False)
     size = tuple(int(v) for v in rec['film'])
